@@ -1,0 +1,120 @@
+import Foundation
+
+/// Turns an ``RLMContext`` into one file the driver can load without the host holding it in memory.
+enum ContextPreparer {
+    /// Directory names never loaded from a directory context: version-control and build internals.
+    static let skippedDirectories: Set<String> = [".git", ".hg", ".svn", ".build", "node_modules", "__pycache__", ".venv"]
+
+    static func prepare(_ context: RLMContext, scratch: URL) throws -> PreparedContext {
+        switch context {
+        case .text(let text):
+            let url = scratch.appendingPathComponent("context.txt")
+            try Data(text.utf8).write(to: url)
+            return PreparedContext(path: url.path, format: .text, notes: [], isTemporary: true)
+        case .json(let data):
+            let url = scratch.appendingPathComponent("context.json")
+            try data.write(to: url)
+            return PreparedContext(path: url.path, format: .json, notes: [], isTemporary: true)
+        case .file(let url):
+            try checkReadableFile(url)
+            let format: PreparedContext.Format = url.pathExtension.lowercased() == "json" ? .autoJSON : .text
+            return PreparedContext(path: url.path, format: format, notes: [], isTemporary: false)
+        case .directory(let root):
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ContextError(message: "the context directory \(root.path) does not exist. Check the path given to --context.")
+            }
+            return try writeDictionary(of: try listFiles(under: root), root: root, scratch: scratch)
+        case .files(let urls, let root):
+            guard !urls.isEmpty else {
+                throw ContextError(message: "no files matched the context pattern. Check the glob given to --context.")
+            }
+            return try writeDictionary(of: urls, root: root, scratch: scratch)
+        }
+    }
+
+    static func checkReadableFile(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ContextError(message: "the context file \(url.path) does not exist. Check the path given to --context.")
+        }
+        guard !isDirectory.boolValue else { return }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw ContextError(message: "the context file \(url.path) cannot be read (permission denied?). Check its permissions.")
+        }
+        try? handle.close()
+    }
+
+    /// Regular files below `root`, sorted, without version-control and build folders.
+    static func listFiles(under root: URL) throws -> [URL] {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
+                                                           options: [], errorHandler: { _, _ in true }) else {
+            throw ContextError(message: "the context directory \(root.path) cannot be listed. Check its permissions.")
+        }
+        var files: [URL] = []
+        for case let url as URL in walker {
+            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey])
+            if values?.isDirectory == true {
+                if skippedDirectories.contains(url.lastPathComponent) { walker.skipDescendants() }
+                continue
+            }
+            if values?.isRegularFile == true { files.append(url) }
+        }
+        return files.sorted { $0.path < $1.path }
+    }
+
+    /// Streams `{relative path: text}` as JSON into one file, one input file at a time.
+    static func writeDictionary(of files: [URL], root: URL, scratch: URL) throws -> PreparedContext {
+        let output = scratch.appendingPathComponent("context.json")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: output.path) else {
+            throw ContextError(message: "cannot write the prepared context to \(output.path).")
+        }
+        defer { try? handle.close() }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let rootPath = root.standardizedFileURL.path
+        var skippedBinary: [String] = []
+        var unreadable: [String] = []
+        var replaced = 0
+        var first = true
+        try handle.write(contentsOf: Data("{".utf8))
+        for url in files {
+            let path = url.standardizedFileURL.path
+            let key = path.hasPrefix(rootPath + "/") ? String(path.dropFirst(rootPath.count + 1)) : path
+            guard let data = FileManager.default.contents(atPath: path) else {
+                unreadable.append(key)
+                continue
+            }
+            if data.prefix(8192).contains(0) {
+                skippedBinary.append(key)
+                continue
+            }
+            let text: String
+            if let valid = String(data: data, encoding: .utf8) {
+                text = valid
+            } else {
+                text = String(decoding: data, as: UTF8.self)
+                replaced += 1
+            }
+            var entry = first ? Data() : Data(",".utf8)
+            entry.append(try encoder.encode(key))
+            entry.append(Data(":".utf8))
+            entry.append(try encoder.encode(text))
+            try handle.write(contentsOf: entry)
+            first = false
+        }
+        try handle.write(contentsOf: Data("}".utf8))
+        var notes: [String] = []
+        if !skippedBinary.isEmpty {
+            notes.append("\(skippedBinary.count) binary file(s) left out (for example \(skippedBinary.prefix(3).joined(separator: ", ")))")
+        }
+        if !unreadable.isEmpty {
+            notes.append("\(unreadable.count) unreadable file(s) left out (for example \(unreadable.prefix(3).joined(separator: ", ")))")
+        }
+        if replaced > 0 {
+            notes.append("\(replaced) file(s) had invalid UTF-8; the bad bytes became U+FFFD")
+        }
+        return PreparedContext(path: output.path, format: .json, notes: notes, isTemporary: true)
+    }
+}

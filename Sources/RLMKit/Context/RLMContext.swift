@@ -1,0 +1,39 @@
+import Foundation
+
+/// The input an RLM answers questions about. It is handed to the REPL as the variable `context`
+/// and never sent to the root model.
+public enum RLMContext: Sendable {
+    /// Text held in memory; becomes a `str`.
+    case text(String)
+    /// A file: a `str`, or the parsed value for a `.json` file (`list` or `dict`).
+    case file(URL)
+    /// A directory: a `dict` of relative path to file text.
+    case directory(URL)
+    /// Chosen files (for example a glob's matches): a `dict` of path (relative to `root`) to text.
+    case files([URL], root: URL)
+    /// A JSON document: its parsed value.
+    case json(Data)
+}
+
+/// The context written out as a file the REPL driver loads.
+public struct PreparedContext: Sendable {
+    public enum Format: String, Sendable {
+        case text
+        /// Parsed as JSON; the driver fails clearly when it is not.
+        case json
+        /// Parsed as JSON when it is, else kept as text.
+        case autoJSON = "auto_json"
+    }
+    public var path: String
+    public var format: Format
+    /// Things said about the input while preparing it (skipped binary files…).
+    public var notes: [String]
+    /// A file made for this run, removed with it.
+    public var isTemporary: Bool
+}
+
+/// A context that cannot be used, with what to do about it.
+public struct ContextError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}

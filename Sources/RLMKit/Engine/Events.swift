@@ -1,0 +1,80 @@
+import Foundation
+
+/// Something that happened during a run. Delivered live to observers and written to the trajectory log.
+public struct RLMEvent: Sendable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case runStarted = "run_started"
+        case contextLoaded = "context_loaded"
+        case iterationStarted = "iteration_started"
+        case modelResponse = "model_response"
+        case codeExecuted = "code_executed"
+        case subCallStarted = "subcall_started"
+        case subCallFinished = "subcall_finished"
+        case interpreterRestarted = "interpreter_restarted"
+        case finalAnswer = "final_answer"
+        case runFinished = "run_finished"
+    }
+
+    public var event: Kind
+    /// Seconds since the run started.
+    public var time: Double
+    public var iteration: Int?
+    public var text: String?
+    public var code: String?
+    public var stdout: String?
+    public var stderr: String?
+    public var model: String?
+    public var usage: TokenUsage?
+    public var seconds: Double?
+    public var finishReason: String?
+    public var subCallID: Int?
+    public var promptChars: Int?
+    public var error: String?
+    public var source: String?
+    public var status: String?
+    public var details: [String: JSONValue]?
+
+    public init(event: Kind, time: Double) {
+        self.event = event
+        self.time = time
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case event, time, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details
+        case finishReason = "finish_reason"
+        case subCallID = "subcall_id"
+        case promptChars = "prompt_chars"
+    }
+}
+
+/// A JSON-lines trajectory file, written as the run goes so that a crash still leaves a readable log.
+public actor TrajectoryLog {
+    public nonisolated let url: URL
+    private let handle: FileHandle
+    private let encoder: JSONEncoder
+
+    public init(url: URL) throws {
+        let directory = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw ContextError(message: "cannot write the trajectory log at \(url.path). Choose another path with --log.")
+        }
+        self.url = url
+        self.handle = handle
+        self.encoder = JSONEncoder()
+        self.encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    /// Writes one JSON object as one line.
+    public func write<Value: Encodable>(_ value: Value) {
+        guard var line = try? encoder.encode(value) else { return }
+        line.append(0x0A)
+        try? handle.write(contentsOf: line)
+    }
+
+    public func close() {
+        try? handle.synchronize()
+        try? handle.close()
+    }
+}

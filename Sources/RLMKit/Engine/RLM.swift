@@ -1,0 +1,141 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Limits of one run.
+public struct RLMLimits: Sendable {
+    /// Root-loop turns before the final "answer now" turn.
+    public var maxIterations: Int
+    /// Sub-calls in flight at once.
+    public var maxConcurrency: Int
+    /// Levels of the tree that have a REPL. At 1, `rlm_query` is a plain sub-model call.
+    public var maxDepth: Int
+
+    public init(maxIterations: Int = 30, maxConcurrency: Int = 16, maxDepth: Int = 1) {
+        self.maxIterations = max(1, maxIterations)
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.maxDepth = max(1, maxDepth)
+    }
+}
+
+/// A Recursive Language Model: a root model that answers a query about a context it never reads
+/// directly, by writing code against it in a Python REPL and calling sub-models from that code.
+public struct RLM: Sendable {
+    public var rootModel: any LanguageModel
+    /// The model behind `llm_query`; nil uses the root model.
+    public var subModel: (any LanguageModel)?
+    public var limits: RLMLimits
+    public var repl: REPLConfiguration
+    /// Context window of the sub model in tokens; it sets how much text the root model puts into one
+    /// sub-call. Nil looks the model up in a table of known models (32K for unknown ones).
+    public var subModelWindowTokens: Int?
+    /// Replaces the system prompt. `{context_description}` in it is replaced by the description of the context.
+    public var systemPrompt: String?
+    /// Where the JSON-lines trajectory goes; nil writes none.
+    public var logURL: URL?
+
+    public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
+                repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
+                logURL: URL? = nil) {
+        self.rootModel = rootModel
+        self.subModel = subModel
+        self.limits = limits
+        self.repl = repl
+        self.subModelWindowTokens = subModelWindowTokens
+        self.systemPrompt = systemPrompt
+        self.logURL = logURL
+    }
+
+    /// Answers `query` about `context`. `onEvent` sees every event as it happens.
+    ///
+    /// Throws for failures that leave no answer: an unreachable or misconfigured model, no Python,
+    /// an unreadable context. Cancelling the task stops the run and its REPL process.
+    public func complete(query: String, context: RLMContext,
+                         onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
+        try await RLMRun(configuration: self, query: query, onEvent: onEvent).run(context: context)
+    }
+
+    /// The events of a run as they happen; the last one is `run_finished`, carrying the answer.
+    public func events(query: String, context: RLMContext) -> AsyncThrowingStream<RLMEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    _ = try await complete(query: query, context: context) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// The outcome of a run.
+public struct RLMResult: Sendable, Codable {
+    public enum Status: String, Sendable, Codable {
+        /// The model submitted an answer from code.
+        case answered
+        /// A limit stopped the run; `answer` is the best partial answer found.
+        case partial
+    }
+    public var answer: String
+    public var status: Status
+    /// The limit that stopped the run, when one did.
+    public var stopReason: String?
+    /// How the answer was submitted: FINAL, FINAL_VAR, answer, or bare FINAL in a reply.
+    public var answerSource: String?
+    public var usageByModel: [String: ModelUsage]
+    public var totalUsage: TokenUsage
+    public var iterations: Int
+    public var subCalls: Int
+    /// Most sub-calls that were in flight at the same time.
+    public var peakConcurrency: Int
+    public var wallSeconds: Double
+    public var context: ContextDescription?
+    public var logPath: String?
+    public var hostPeakRSSBytes: Int
+    public var replPeakRSSBytes: Int
+    public var trajectory: [RLMEvent]
+
+    enum CodingKeys: String, CodingKey {
+        case answer, status, iterations, context, trajectory
+        case stopReason = "stop_reason"
+        case answerSource = "answer_source"
+        case usageByModel = "usage"
+        case totalUsage = "total_usage"
+        case subCalls = "sub_calls"
+        case peakConcurrency = "peak_concurrency"
+        case wallSeconds = "wall_seconds"
+        case logPath = "log_path"
+        case hostPeakRSSBytes = "host_peak_rss_bytes"
+        case replPeakRSSBytes = "repl_peak_rss_bytes"
+    }
+}
+
+/// Context windows of common models, in tokens.
+enum ModelWindows {
+    static func tokens(for model: String) -> Int {
+        let name = model.lowercased()
+        let table: [(String, Int)] = [
+            ("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000), ("o3", 200_000), ("o4", 200_000),
+            ("claude", 200_000), ("gemini", 1_000_000), ("qwen3", 128_000), ("llama-3", 128_000),
+            ("deepseek", 128_000), ("mistral", 32_000),
+        ]
+        return table.first { name.contains($0.0) }?.1 ?? 32_000
+    }
+}
+
+func peakRSSBytes(children: Bool) -> Int {
+    var usage = rusage()
+    #if canImport(Glibc)
+    getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+    #else
+    getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)
+    #endif
+}

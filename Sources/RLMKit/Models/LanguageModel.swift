@@ -1,0 +1,149 @@
+import Foundation
+
+/// One message of a chat conversation.
+public struct ChatMessage: Sendable, Codable, Equatable {
+    public enum Role: String, Sendable, Codable { case system, user, assistant }
+    public var role: Role
+    public var content: String
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+    public static func system(_ text: String) -> ChatMessage { .init(role: .system, content: text) }
+    public static func user(_ text: String) -> ChatMessage { .init(role: .user, content: text) }
+    public static func assistant(_ text: String) -> ChatMessage { .init(role: .assistant, content: text) }
+}
+
+/// Input and output tokens of one or more model calls.
+public struct TokenUsage: Sendable, Codable, Equatable {
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public init(inputTokens: Int = 0, outputTokens: Int = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+    }
+    public var totalTokens: Int { inputTokens + outputTokens }
+    public static func + (lhs: TokenUsage, rhs: TokenUsage) -> TokenUsage {
+        .init(inputTokens: lhs.inputTokens + rhs.inputTokens, outputTokens: lhs.outputTokens + rhs.outputTokens)
+    }
+    enum CodingKeys: String, CodingKey {
+        case inputTokens = "input_tokens"
+        case outputTokens = "output_tokens"
+    }
+}
+
+/// Why a model stopped writing.
+public enum FinishReason: Sendable, Equatable, Codable {
+    /// It finished on its own.
+    case stop
+    /// It hit the output-token limit, so the text is cut off.
+    case length
+    /// Anything else the server reported.
+    case other(String)
+
+    init(wireValue: String?) {
+        switch wireValue {
+        case nil, "stop", "end_turn", "stop_sequence": self = .stop
+        case "length", "max_tokens": self = .length
+        case let value?: self = .other(value)
+        }
+    }
+
+    public var label: String {
+        switch self {
+        case .stop: "stop"
+        case .length: "length"
+        case .other(let value): value
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(wireValue: try decoder.singleValueContainer().decode(String.self))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(label)
+    }
+}
+
+/// A request to a chat model.
+public struct ModelRequest: Sendable {
+    public var messages: [ChatMessage]
+    /// Cap on the reply's length in tokens; nil leaves it to the server.
+    public var maxOutputTokens: Int?
+    public var temperature: Double?
+    public init(messages: [ChatMessage], maxOutputTokens: Int? = nil, temperature: Double? = nil) {
+        self.messages = messages
+        self.maxOutputTokens = maxOutputTokens
+        self.temperature = temperature
+    }
+}
+
+/// A chat model's reply with the tokens it cost.
+public struct ModelResponse: Sendable {
+    public var text: String
+    public var finishReason: FinishReason
+    public var usage: TokenUsage
+    /// The model name as the server reported it.
+    public var model: String
+    public init(text: String, finishReason: FinishReason = .stop, usage: TokenUsage = .init(), model: String) {
+        self.text = text
+        self.finishReason = finishReason
+        self.usage = usage
+        self.model = model
+    }
+}
+
+/// Anything that answers chat requests: a provider client, or a scripted model in tests.
+public protocol LanguageModel: Sendable {
+    /// The model's name, used for accounting and logs.
+    var name: String { get }
+    /// Where it is served, for logs and error messages (never carries a key).
+    var endpointDescription: String { get }
+    func complete(_ request: ModelRequest) async throws -> ModelResponse
+    /// The same provider and endpoint with another model name (for `llm_query(..., model=...)`).
+    func withModelName(_ name: String) -> any LanguageModel
+}
+
+extension LanguageModel {
+    public var endpointDescription: String { "local" }
+    public func withModelName(_ name: String) -> any LanguageModel { self }
+}
+
+/// A failure talking to a model server. Each case says what went wrong and what to do about it.
+public enum ModelError: Error, Sendable, CustomStringConvertible {
+    case unreachable(endpoint: String, reason: String)
+    case unauthorized(endpoint: String, status: Int, detail: String)
+    case modelNotFound(model: String, endpoint: String, detail: String)
+    case badRequest(endpoint: String, status: Int, detail: String)
+    case serverError(endpoint: String, status: Int, detail: String)
+    case malformedResponse(endpoint: String, detail: String)
+    case timedOut(endpoint: String, seconds: Double)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let endpoint, let reason):
+            return "cannot reach the model server at \(endpoint) (\(reason)). Check that the server is running and that --base-url / RLM_BASE_URL is right (OpenAI-compatible servers usually end in /v1)."
+        case .unauthorized(let endpoint, let status, let detail):
+            return "the model server at \(endpoint) refused the API key (HTTP \(status): \(detail)). Set a valid key in RLM_API_KEY or OPENAI_API_KEY, or name the variable that holds it with --api-key-env."
+        case .modelNotFound(let model, let endpoint, let detail):
+            return "the model server at \(endpoint) has no model named '\(model)' (\(detail)). Pass a model it serves with --model or RLM_MODEL; `curl \(endpoint)/models` lists them."
+        case .badRequest(let endpoint, let status, let detail):
+            return "the model server at \(endpoint) rejected the request (HTTP \(status): \(detail))."
+        case .serverError(let endpoint, let status, let detail):
+            return "the model server at \(endpoint) failed (HTTP \(status): \(detail)). Try again later or check the server's log."
+        case .malformedResponse(let endpoint, let detail):
+            return "the model server at \(endpoint) sent a reply that is not an OpenAI-style chat completion (\(detail)). Check that --base-url points at an OpenAI-compatible API."
+        case .timedOut(let endpoint, let seconds):
+            return "the model server at \(endpoint) did not answer within \(Int(seconds)) s. The model may be overloaded; try again or raise the timeout."
+        }
+    }
+
+    /// True for failures the user must fix in the configuration (exit code 2), not transient ones.
+    public var isConfigurationProblem: Bool {
+        switch self {
+        case .unauthorized, .modelNotFound: true
+        default: false
+        }
+    }
+}

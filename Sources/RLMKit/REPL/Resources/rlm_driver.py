@@ -1,0 +1,476 @@
+"""swift-rlm REPL driver.
+
+Runs inside the REPL child process. It loads the context from a file, then executes the
+cells the Swift host sends, one at a time, in a single persistent namespace.
+
+Channel: the host passes a bootstrap JSON line on stdin (socket path, token, context file),
+then stdin is closed. Every other message travels as newline-delimited JSON over the Unix
+socket at that path. The process's stdout and stderr belong to user code; they never carry
+protocol messages.
+
+Sub-model calls made by user code (llm_query & co.) are sent to the host and block the
+calling thread until the host answers, so any number of Python threads may call them at once.
+"""
+
+import ast
+import builtins
+import io
+import itertools
+import json
+import os
+import queue
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+RESERVED = (
+    "context", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched",
+    "FINAL", "FINAL_VAR", "answer", "SHOW_VARS",
+)
+
+
+class Channel:
+    """Newline-delimited JSON over the host socket; writes are serialised by a lock."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.reader = self.sock.makefile("rb", buffering=1 << 16)
+        self.write_lock = threading.Lock()
+        self.pending = {}
+        self.pending_lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.commands = queue.Queue()
+        self.closed = False
+
+    def send(self, message):
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        with self.write_lock:
+            self.sock.sendall(data)
+
+    def read_forever(self):
+        """Reader thread: routes sub-call results to their waiters, commands to the main loop."""
+        try:
+            for line in self.reader:
+                message = json.loads(line)
+                kind = message.get("type")
+                if kind == "llm_result":
+                    with self.pending_lock:
+                        slot = self.pending.pop(message["id"], None)
+                    if slot is not None:
+                        slot["results"] = message["results"]
+                        slot["event"].set()
+                else:
+                    self.commands.put(message)
+        except Exception:  # the host went away; nothing useful can be reported over the channel
+            pass
+        self.closed = True
+        self.fail_pending("Error: the host closed the REPL channel")
+        self.commands.put({"type": "shutdown"})
+
+    def fail_pending(self, text):
+        with self.pending_lock:
+            slots = list(self.pending.values())
+            self.pending.clear()
+        for slot in slots:
+            slot["results"] = [text] * slot["count"]
+            slot["event"].set()
+
+    def call(self, kind, prompts, model=None, contexts=None):
+        """Sends one sub-call request and waits for its results (a list, in prompt order)."""
+        if self.closed:
+            return ["Error: the host closed the REPL channel"] * len(prompts)
+        request_id = next(self.ids)
+        slot = {"event": threading.Event(), "results": None, "count": len(prompts)}
+        with self.pending_lock:
+            self.pending[request_id] = slot
+        message = {"type": "llm_request", "id": request_id, "kind": kind, "prompts": prompts, "model": model}
+        if contexts is not None:
+            message["contexts"] = contexts
+        self.send(message)
+        slot["event"].wait()
+        return slot["results"]
+
+
+class BoundedText(io.TextIOBase):
+    """A text sink that keeps the head and the tail of what is written and counts the rest."""
+
+    def __init__(self, limit):
+        self.limit = max(limit, 64)
+        self.tail_limit = self.limit // 4
+        self.head_limit = self.limit - self.tail_limit
+        self.head = []
+        self.head_len = 0
+        self.tail = ""
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if not isinstance(text, str):
+            text = str(text)
+        with self.lock:
+            self.total += len(text)
+            room = self.head_limit - self.head_len
+            if room > 0:
+                piece = text[:room]
+                self.head.append(piece)
+                self.head_len += len(piece)
+                text = text[room:]
+            if text:
+                self.tail = (self.tail + text)[-self.tail_limit:]
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def summary(self):
+        head = "".join(self.head)
+        return {"head": head, "tail": self.tail, "total": self.total}
+
+
+def describe(value, replaced_chars, source):
+    """What the root model is told about the context: type, sizes and a hint of the shape."""
+    info = {"source": source}
+    if isinstance(value, str):
+        info.update({
+            "type": "str",
+            "chars": len(value),
+            "lines": value.count("\n") + (0 if value.endswith("\n") or not value else 1),
+            "format_hint": guess_format(value[:4000]),
+        })
+    elif isinstance(value, dict):
+        sizes = [(str(k), text_size(v)) for k, v in value.items()]
+        info.update({
+            "type": "dict",
+            "items": len(sizes),
+            "total_chars": sum(s for _, s in sizes),
+            "first_items": [{"key": k, "chars": n} for k, n in sizes[:20]],
+            "largest_items": [{"key": k, "chars": n} for k, n in sorted(sizes, key=lambda kv: -kv[1])[:5]],
+        })
+    elif isinstance(value, list):
+        sizes = [text_size(v) for v in value]
+        kinds = sorted({type(v).__name__ for v in value[:1000]})
+        info.update({
+            "type": "list",
+            "items": len(value),
+            "total_chars": sum(sizes),
+            "item_types": kinds,
+            "first_item_sizes": sizes[:20],
+            "largest_item": max(sizes) if sizes else 0,
+        })
+        if value and isinstance(value[0], dict):
+            info["first_item_keys"] = [str(k) for k in list(value[0].keys())[:20]]
+    else:
+        info.update({"type": type(value).__name__, "chars": text_size(value)})
+    if replaced_chars:
+        info["replaced_invalid_utf8"] = replaced_chars
+    return info
+
+
+def text_size(value):
+    if isinstance(value, str):
+        return len(value)
+    try:
+        return len(json.dumps(value, ensure_ascii=False))
+    except Exception:
+        return len(str(value))
+
+
+def guess_format(sample):
+    stripped = sample.lstrip()
+    lines = [line for line in sample.splitlines()[:40] if line.strip()]
+    if not stripped:
+        return "empty"
+    if stripped[0] in "[{":
+        if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines[:-1]):
+            return "JSON lines"
+        return "JSON"
+    if lines and sum(line.count(",") >= 2 for line in lines) >= 0.8 * len(lines):
+        return "comma-separated rows"
+    if lines and sum(line.count("\t") >= 1 for line in lines) >= 0.8 * len(lines):
+        return "tab-separated rows"
+    if any(line.startswith("#") for line in lines) and any(line.startswith(("- ", "* ", "## ")) for line in lines):
+        return "Markdown"
+    if any(line.startswith(("def ", "class ", "import ", "func ", "fn ", "package ", "#include")) for line in lines):
+        return "source code"
+    return "plain text"
+
+
+def read_text(path):
+    """Reads UTF-8 text; invalid bytes become U+FFFD and are counted, never silently dropped."""
+    try:
+        with open(path, "r", encoding="utf-8", errors="strict", newline="") as handle:
+            return handle.read(), 0
+    except UnicodeDecodeError:
+        with open(path, "r", encoding="utf-8", errors="replace", newline="") as handle:
+            text = handle.read()
+        return text, text.count("\ufffd")
+
+
+def load_context(spec):
+    path, fmt = spec["path"], spec["format"]
+    if fmt == "text":
+        text, replaced = read_text(path)
+        return text, replaced, "text"
+    if fmt in ("json", "auto_json"):
+        text, replaced = read_text(path)
+        try:
+            return json.loads(text), replaced, "JSON"
+        except ValueError:
+            if fmt == "json":
+                raise
+            return text, replaced, "text (not valid JSON)"
+    raise ValueError("unknown context format " + repr(fmt))
+
+
+class Session:
+    """The persistent namespace and the functions the model's code can call."""
+
+    def __init__(self, channel, boot):
+        self.channel = channel
+        self.limit = int(boot.get("max_output_chars", 20000))
+        self.final = None
+        self.final_source = None
+        self.namespace = {"__name__": "__main__", "__builtins__": builtins}
+        self.cell_number = 0
+        self.capture_file = tempfile.TemporaryFile(mode="w+b", dir=boot.get("workdir"))
+        self.originals = {}
+
+    def install(self, context):
+        answer = {"content": "", "ready": False}
+        self.originals = {
+            "context": context,
+            "llm_query": self.llm_query,
+            "llm_query_batched": self.llm_query_batched,
+            "rlm_query": self.rlm_query,
+            "rlm_query_batched": self.rlm_query_batched,
+            "FINAL": self.FINAL,
+            "FINAL_VAR": self.FINAL_VAR,
+            "answer": answer,
+            "SHOW_VARS": self.SHOW_VARS,
+        }
+        self.namespace.update(self.originals)
+
+    # --- functions visible to the model's code -------------------------------------------
+
+    def llm_query(self, prompt, model=None):
+        """One sub-model call. Failures come back as a string starting with 'Error:'."""
+        return self.channel.call("llm", [str(prompt)], model)[0]
+
+    def llm_query_batched(self, prompts, model=None):
+        """Many sub-model calls, run concurrently by the host; results in input order."""
+        prompts = [str(p) for p in prompts]
+        if not prompts:
+            return []
+        return self.channel.call("llm", prompts, model)
+
+    def rlm_query(self, prompt, context=None):
+        """A child RLM over `context` (or over the prompt itself when no context is given)."""
+        contexts = None if context is None else [context]
+        return self.channel.call("rlm", [str(prompt)], None, contexts)[0]
+
+    def rlm_query_batched(self, prompts, contexts=None):
+        """Several child RLMs at once; results in input order."""
+        prompts = [str(p) for p in prompts]
+        if contexts is not None:
+            contexts = list(contexts)
+            if len(contexts) != len(prompts):
+                raise ValueError("rlm_query_batched: prompts and contexts must have the same length")
+        if not prompts:
+            return []
+        return self.channel.call("rlm", prompts, None, contexts)
+
+    def FINAL(self, value):
+        """Submits str(value) as the final answer."""
+        self.final = value if isinstance(value, str) else str(value)
+        self.final_source = "FINAL"
+
+    def FINAL_VAR(self, name_or_value):
+        """Submits the variable with this name, or the value itself when it is not a name."""
+        if isinstance(name_or_value, str):
+            name = name_or_value.strip().strip("'\"")
+            if name in self.namespace and name not in RESERVED:
+                value = self.namespace[name]
+                self.final = value if isinstance(value, str) else str(value)
+                self.final_source = "FINAL_VAR"
+                return
+            if name.isidentifier():
+                sys.stderr.write(
+                    "FINAL_VAR: there is no variable named %r, so nothing was submitted. "
+                    "Assign it first, or pass the value itself.\n" % name)
+                return
+        self.final = name_or_value if isinstance(name_or_value, str) else str(name_or_value)
+        self.final_source = "FINAL_VAR"
+
+    def SHOW_VARS(self):
+        """Prints the names, types and sizes of the variables the code has created."""
+        rows = []
+        for name, value in self.namespace.items():
+            if name.startswith("__") or name in RESERVED or type(value).__name__ == "module":
+                continue
+            rows.append("%s: %s (%s)" % (name, type(value).__name__, size_label(value)))
+        print("\n".join(rows) if rows else "(no variables yet)")
+
+    # --- cells ----------------------------------------------------------------------------
+
+    def run_cell(self, code):
+        self.cell_number += 1
+        out, err = BoundedText(self.limit), BoundedText(self.limit)
+        error = False
+        interrupted = False
+        saved = sys.stdout, sys.stderr
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds = os.dup(1), os.dup(2)
+        self.capture_file.seek(0)
+        self.capture_file.truncate()
+        os.dup2(self.capture_file.fileno(), 1)
+        os.dup2(self.capture_file.fileno(), 2)
+        sys.stdout, sys.stderr = out, err
+        started = time.monotonic()
+        try:
+            self.execute(code)
+        except KeyboardInterrupt:
+            interrupted = True
+            error = True
+            err.write("\n[interrupted: the cell ran past its time limit]\n")
+        except SystemExit as exit_request:
+            err.write("[SystemExit(%r) ignored: the REPL keeps running]\n" % (exit_request.code,))
+        except BaseException:
+            error = True
+            err.write(format_user_traceback())
+        finally:
+            seconds = time.monotonic() - started
+            sys.stdout, sys.stderr = saved
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+        self.append_process_output(out)
+        restored = self.check_answer_and_restore()
+        if restored:
+            err.write("[note: reserved name(s) %s were overwritten and have been restored]\n" % ", ".join(restored))
+        final, source = self.final, self.final_source
+        return {
+            "stdout": out.summary(),
+            "stderr": err.summary(),
+            "error": error,
+            "interrupted": interrupted,
+            "final": final,
+            "final_source": source,
+            "restored": restored,
+            "seconds": seconds,
+        }
+
+    def execute(self, code):
+        """Runs a cell like a notebook: the value of a trailing expression is printed."""
+        tree = ast.parse(code, filename="<cell %d>" % self.cell_number, mode="exec")
+        tail = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            tail = ast.Expression(tree.body.pop().value)
+        name = "<cell %d>" % self.cell_number
+        exec(compile(tree, name, "exec"), self.namespace)
+        if tail is not None:
+            value = eval(compile(tail, name, "eval"), self.namespace)
+            if value is not None:
+                print(repr(value))
+
+    def append_process_output(self, out):
+        """Adds what child processes or C code wrote straight to file descriptors 1 and 2."""
+        size = self.capture_file.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        self.capture_file.seek(0)
+        data = self.capture_file.read(min(size, 4 * self.limit))
+        text = data.decode("utf-8", "replace")
+        out.write(text)
+        if size > len(data):
+            out.total += size - len(data)
+
+    def check_answer_and_restore(self):
+        answer = self.namespace.get("answer")
+        if isinstance(answer, dict) and answer.get("ready") and self.final is None:
+            content = answer.get("content", "")
+            self.final = content if isinstance(content, str) else str(content)
+            self.final_source = "answer"
+        restored = []
+        for name, original in self.originals.items():
+            if self.namespace.get(name) is not original:
+                self.namespace[name] = original
+                restored.append(name)
+        return restored
+
+
+def size_label(value):
+    try:
+        return "len %d" % len(value)
+    except TypeError:
+        return repr(value)[:40]
+
+
+def format_user_traceback():
+    """The traceback of the model's code, without the driver's own frames."""
+    kind, value, tb = sys.exc_info()
+    frames = traceback.extract_tb(tb)
+    keep = [f for f in frames if f.filename.startswith("<cell")]
+    lines = ["Traceback (most recent call last):\n"] if keep else []
+    lines += traceback.format_list(keep)
+    lines += traceback.format_exception_only(kind, value)
+    return "".join(lines)
+
+
+def main():
+    boot = json.loads(sys.stdin.readline())
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    channel = Channel(boot["socket"])
+    threading.Thread(target=channel.read_forever, name="rlm-channel", daemon=True).start()
+    # SIGINT interrupts a running cell (the host's cell timeout); the terminal's Ctrl-C goes to the host.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    started = time.monotonic()
+    try:
+        value, replaced, source = load_context(boot["context"])
+    except Exception as problem:
+        channel.send({"type": "fatal", "token": boot["token"],
+                      "message": "could not load the context: %s: %s" % (type(problem).__name__, problem)})
+        return 3
+    session = Session(channel, boot)
+    session.install(value)
+    channel.send({
+        "type": "ready",
+        "token": boot["token"],
+        "pid": os.getpid(),
+        "python": sys.version.split()[0],
+        "load_seconds": time.monotonic() - started,
+        "description": describe(value, replaced, source),
+    })
+    del value
+    while True:
+        try:
+            command = channel.commands.get()
+        except KeyboardInterrupt:  # a late interrupt that arrived after its cell had finished
+            continue
+        if command.get("type") == "shutdown":
+            return 0
+        if command.get("type") == "exec":
+            try:
+                result = session.run_cell(command["code"])
+            except KeyboardInterrupt:
+                result = {"stdout": {"head": "", "tail": "", "total": 0},
+                          "stderr": {"head": "[interrupted]", "tail": "", "total": 13},
+                          "error": True, "interrupted": True, "final": session.final,
+                          "final_source": session.final_source, "restored": [], "seconds": 0}
+            result.update({"type": "exec_result", "id": command["id"]})
+            channel.send(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
