@@ -1,0 +1,213 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A chat request as the simulator received it.
+public struct SimulatedRequest: Sendable {
+    public struct Message: Sendable, Decodable {
+        public var role: String
+        public var content: String
+    }
+    public var model: String
+    public var messages: [Message]
+    public var authorization: String?
+
+    /// The text of the last user message.
+    public var lastUserText: String { messages.last { $0.role == "user" }?.content ?? "" }
+    public var systemText: String { messages.first { $0.role == "system" }?.content ?? "" }
+    /// Replies the model already gave in this conversation.
+    public var assistantTurns: Int { messages.filter { $0.role == "assistant" }.count }
+}
+
+/// What the simulator answers.
+public struct SimulatedReply: Sendable {
+    public var text: String
+    public var finishReason: String
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    /// Non-200 answers carry `errorMessage` in an OpenAI-style error body.
+    public var status: Int
+    public var errorMessage: String?
+    /// Sent as the body verbatim instead of a chat completion (for malformed-reply tests).
+    public var rawBody: String?
+    /// Simulated latency before the reply is sent.
+    public var delay: Duration
+
+    public init(text: String, finishReason: String = "stop", promptTokens: Int? = nil, completionTokens: Int? = nil,
+                delay: Duration = .zero) {
+        self.text = text
+        self.finishReason = finishReason
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.status = 200
+        self.delay = delay
+    }
+
+    public static func failure(status: Int, message: String) -> SimulatedReply {
+        var reply = SimulatedReply(text: "")
+        reply.status = status
+        reply.errorMessage = message
+        return reply
+    }
+
+    public static func raw(_ body: String) -> SimulatedReply {
+        var reply = SimulatedReply(text: "")
+        reply.rawBody = body
+        return reply
+    }
+}
+
+/// A local server speaking the OpenAI Chat Completions wire protocol on 127.0.0.1, whose replies come from
+/// a closure. Tests and benchmarks use it to drive the real client, REPL and CLI without any network.
+public final class ModelSimulator: Sendable {
+    public typealias Handler = @Sendable (SimulatedRequest) async -> SimulatedReply
+
+    /// Base URL to give a client, e.g. `http://127.0.0.1:54321/v1`.
+    public let baseURL: String
+    public let port: Int
+    private let serverChannel: any Channel
+    private let serving: Task<Void, Never>
+    private let counters = CounterBox()
+
+    final class CounterBox: Sendable {
+        let state = Mutex(Counters())
+        func withLock<T>(_ body: (inout Counters) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
+    struct Counters {
+        var inFlight = 0
+        var peakInFlight = 0
+        var requests = 0
+        var firstRequestAt: ContinuousClock.Instant?
+    }
+
+    /// Chat requests received so far.
+    public var requestCount: Int { counters.withLock { $0.requests } }
+    /// The most chat requests that were being handled at the same moment.
+    public var peakInFlight: Int { counters.withLock { $0.peakInFlight } }
+    /// When the first chat request arrived.
+    public var firstRequestAt: ContinuousClock.Instant? { counters.withLock { $0.firstRequestAt } }
+
+    public func resetCounters() { counters.withLock { $0 = Counters() } }
+
+    /// Starts listening on 127.0.0.1 at an ephemeral port. `models` is what `GET /v1/models` lists.
+    public static func start(models: [String] = ["simulated-model"], handler: @escaping Handler) async throws -> ModelSimulator {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return ModelSimulator(server: server, models: models, handler: handler)
+    }
+
+    private init(server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+                 models: [String], handler: @escaping Handler) {
+        let port = server.channel.localAddress?.port ?? 0
+        self.port = port
+        self.baseURL = "http://127.0.0.1:\(port)/v1"
+        self.serverChannel = server.channel
+        let counters = self.counters
+        self.serving = Task {
+            try? await server.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        group.addTask {
+                            try? await Self.serve(connection, models: models, handler: handler, counters: counters)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops listening and waits for the accept loop to end.
+    public func shutdown() async {
+        try? await serverChannel.close()
+        serving.cancel()
+        await serving.value
+    }
+
+    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+                              models: [String], handler: Handler, counters: CounterBox) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let requestHead):
+                    head = requestHead
+                    body.clear()
+                case .body(var chunk):
+                    body.writeBuffer(&chunk)
+                case .end:
+                    guard let requestHead = head else { continue }
+                    let (status, payload) = await respond(to: requestHead, body: body, models: models,
+                                                          handler: handler, counters: counters)
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "application/json")
+                    headers.add(name: "Content-Length", value: String(payload.utf8.count))
+                    try await outbound.write(.head(HTTPResponseHead(version: requestHead.version,
+                                                                    status: .init(statusCode: status), headers: headers)))
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: payload))))
+                    try await outbound.write(.end(nil))
+                }
+            }
+        }
+    }
+
+    private static func respond(to head: HTTPRequestHead, body: ByteBuffer, models: [String], handler: Handler,
+                                counters: CounterBox) async -> (Int, String) {
+        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        if head.method == .GET && path.hasSuffix("/models") {
+            let list = models.map { ["id": $0, "object": "model", "owned_by": "simulator"] }
+            return (200, json(["object": "list", "data": list]))
+        }
+        guard head.method == .POST && path.hasSuffix("/chat/completions") else {
+            return (404, json(["error": ["message": "no route for \(head.method) \(path)"]]))
+        }
+        struct Wire: Decodable {
+            var model: String
+            var messages: [SimulatedRequest.Message]
+        }
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else {
+            return (400, json(["error": ["message": "request body is not a chat completion request"]]))
+        }
+        counters.withLock {
+            $0.requests += 1
+            $0.inFlight += 1
+            $0.peakInFlight = max($0.peakInFlight, $0.inFlight)
+            if $0.firstRequestAt == nil { $0.firstRequestAt = .now }
+        }
+        let request = SimulatedRequest(model: wire.model, messages: wire.messages,
+                                       authorization: head.headers.first(name: "Authorization"))
+        let reply = await handler(request)
+        if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
+        counters.withLock { $0.inFlight -= 1 }
+        if let raw = reply.rawBody { return (reply.status, raw) }
+        if reply.status != 200 {
+            return (reply.status, json(["error": ["message": reply.errorMessage ?? "error", "type": "simulated"]]))
+        }
+        let promptTokens = reply.promptTokens ?? wire.messages.reduce(0) { $0 + $1.content.count / 4 }
+        let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
+        let completion: [String: Any] = [
+            "id": "chatcmpl-sim", "object": "chat.completion", "created": 0, "model": wire.model,
+            "choices": [["index": 0, "message": ["role": "assistant", "content": reply.text],
+                         "finish_reason": reply.finishReason]],
+            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+                      "total_tokens": promptTokens + completionTokens],
+        ]
+        return (200, json(completion))
+    }
+
+    private static func json(_ value: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

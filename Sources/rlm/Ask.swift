@@ -1,0 +1,185 @@
+import ArgumentParser
+import Foundation
+import RLMKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rlm ask QUERY --context PATH`: one RLM run, answer on stdout.
+struct Ask: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer QUERY about a file, a directory, a glob or stdin.",
+        discussion: """
+            The endpoint comes from flags, else RLM_BASE_URL / RLM_MODEL / RLM_API_KEY (or OPENAI_API_KEY), \
+            else a model server found on this machine (Ollama, llama.cpp, vLLM, LM Studio).
+            Exit codes: 0 answered, 1 run failed or stopped by a limit, 2 usage or configuration error.
+            """
+    )
+
+    @Argument(help: "The question to answer.")
+    var query: String
+
+    @Option(name: .long, help: "The input: a file, a directory (loaded as {relative path: text}), a glob, or - for stdin.")
+    var context: String
+
+    @Flag(name: .long, help: "Print one JSON object (answer, usage per model, iterations, sub-calls, wall time, log path).")
+    var json = false
+
+    @Option(help: "Provider of the root model: openai (any OpenAI-compatible server). [RLM_PROVIDER]")
+    var provider: String?
+    @Option(help: "Base URL of the root model's API, e.g. http://127.0.0.1:8080/v1. [RLM_BASE_URL]")
+    var baseURL: String?
+    @Option(help: "Name of the environment variable that holds the API key (never the key itself). [RLM_API_KEY, OPENAI_API_KEY]")
+    var apiKeyEnv: String?
+    @Option(help: "Root model name. [RLM_MODEL]")
+    var model: String?
+    @Option(help: "Model behind llm_query; defaults to the root model. [RLM_SUB_MODEL]")
+    var subModel: String?
+    @Option(help: "Base URL for the sub model; defaults to the root's. [RLM_SUB_BASE_URL]")
+    var subBaseURL: String?
+    @Option(help: "Provider of the sub model. [RLM_SUB_PROVIDER]")
+    var subProvider: String?
+    @Option(help: "Environment variable holding the sub model's API key; defaults to the root's key.")
+    var subApiKeyEnv: String?
+    @Option(help: "Context window of the sub model in tokens (sets how much text one sub-call may carry).")
+    var subWindow: Int?
+
+    @Option(help: "Root-loop turns before a last 'answer now' turn.")
+    var maxIterations = 30
+    @Option(help: "Sub-calls in flight at once.")
+    var maxConcurrency = 16
+    @Option(help: "Seconds one code block may run before it is interrupted.")
+    var cellTimeout: Double = 120
+    @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
+    var maxOutputChars = 20_000
+    @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
+    var python: String?
+    @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
+    var systemPrompt: String?
+
+    @Option(help: "Where to write the JSON-lines trajectory (default: ~/.cache/rlm/runs/).")
+    var log: String?
+    @Flag(help: "Write no trajectory log.")
+    var noLog = false
+    @Flag(name: .shortAndLong, help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1.") }
+        guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1.") }
+        guard cellTimeout > 0 else { throw ValidationError("--cell-timeout must be more than 0 seconds.") }
+        guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
+        if let subWindow, subWindow < 256 { throw ValidationError("--sub-window must be at least 256 tokens.") }
+        if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let input = try ContextArgument.load(context)
+        defer { input.cleanUp() }
+        let systemPromptText = try systemPrompt.map { path -> String in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CLIFailure.configuration("cannot read the system prompt file \(path). Check the path given to --system-prompt.")
+            }
+            return text
+        }
+
+        var resolver = EndpointResolver(environment: environment)
+        let root = try await resolver.resolveRoot(provider: provider, baseURL: baseURL, model: model, apiKeyVariable: apiKeyEnv)
+        let sub = try resolver.resolveSub(root: root, provider: subProvider, baseURL: subBaseURL, model: subModel,
+                                          apiKeyVariable: subApiKeyEnv)
+        let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1)
+        for notice in resolver.notices { progress.notice(notice, force: !quiet) }
+
+        let logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
+        let rlm = RLM(
+            rootModel: root.makeModel(),
+            subModel: sub?.makeModel(),
+            limits: RLMLimits(maxIterations: maxIterations, maxConcurrency: maxConcurrency),
+            repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"],
+                                    cellTimeout: .milliseconds(Int64(cellTimeout * 1000)),
+                                    maxOutputChars: maxOutputChars),
+            subModelWindowTokens: subWindow,
+            systemPrompt: systemPromptText,
+            logURL: logURL)
+
+        let result: RLMResult
+        do {
+            result = try await rlm.complete(query: query, context: input.context) { event in
+                progress.show(event, maxIterations: maxIterations)
+            }
+        } catch {
+            throw Self.failure(for: error, logURL: logURL)
+        }
+        progress.finish()
+        if json {
+            print(try Self.jsonSummary(result))
+        } else {
+            print(result.answer)
+        }
+        if result.status != .answered {
+            FileHandle.standardError.write(Data("rlm: stopped by \(result.stopReason ?? "a limit") before the model submitted an answer; the text above is the best partial answer.\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func defaultLogPath(environment: [String: String]) -> String {
+        let cache = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let name = "\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(6).lowercased()).jsonl"
+        return cache.appendingPathComponent("rlm/runs/\(name)").path
+    }
+
+    /// Maps engine errors to a message and SPEC.md's exit code.
+    static func failure(for error: any Error, logURL: URL?) -> CLIFailure {
+        let logNote = logURL.map { "\n(trajectory log: \($0.path))" } ?? ""
+        switch error {
+        case let failure as CLIFailure:
+            return failure
+        case let error as ModelError:
+            return CLIFailure(message: "\(error)\(logNote)", exitCode: error.isConfigurationProblem ? 2 : 1)
+        case let error as PythonNotFound:
+            return .configuration(error.description)
+        case let error as ContextError:
+            return .configuration(error.description)
+        case let error as REPLError:
+            if case .contextUnloadable = error { return .configuration(error.description + logNote) }
+            return .run(error.description + logNote)
+        case is CancellationError:
+            return .run("the run was cancelled.\(logNote)")
+        default:
+            return .run("the run failed: \(error)\(logNote)")
+        }
+    }
+
+    static func jsonSummary(_ result: RLMResult) throws -> String {
+        struct Summary: Encodable {
+            var answer: String
+            var status: String
+            var stop_reason: String?
+            var answer_source: String?
+            var usage: [String: ModelUsage]
+            var total_usage: TokenUsage
+            var cost_usd: Double?
+            var iterations: Int
+            var sub_calls: Int
+            var peak_concurrency: Int
+            var wall_seconds: Double
+            var log_path: String?
+            var context: ContextDescription?
+            var host_peak_rss_bytes: Int
+            var repl_peak_rss_bytes: Int
+        }
+        let summary = Summary(answer: result.answer, status: result.status.rawValue, stop_reason: result.stopReason,
+                              answer_source: result.answerSource, usage: result.usageByModel,
+                              total_usage: result.totalUsage, cost_usd: nil, iterations: result.iterations,
+                              sub_calls: result.subCalls, peak_concurrency: result.peakConcurrency,
+                              wall_seconds: result.wallSeconds, log_path: result.logPath, context: result.context,
+                              host_peak_rss_bytes: result.hostPeakRSSBytes, repl_peak_rss_bytes: result.replPeakRSSBytes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(summary), as: UTF8.self)
+    }
+}

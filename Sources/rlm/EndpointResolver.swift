@@ -1,0 +1,165 @@
+import Foundation
+import RLMKit
+
+/// A failure the user must act on, with the exit code SPEC.md gives it.
+struct CLIFailure: Error, CustomStringConvertible {
+    var message: String
+    var exitCode: Int32
+    var description: String { message }
+
+    static func configuration(_ message: String) -> CLIFailure { .init(message: message, exitCode: 2) }
+    static func run(_ message: String) -> CLIFailure { .init(message: message, exitCode: 1) }
+}
+
+/// Where a model is served and under which name.
+struct ResolvedEndpoint {
+    var provider: String
+    var baseURL: String
+    var apiKey: String?
+    var model: String
+
+    func makeModel() -> any LanguageModel {
+        OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey)
+    }
+}
+
+/// Works out the root and sub endpoints from flags, then environment variables, then local discovery.
+struct EndpointResolver {
+    var environment: [String: String]
+    /// Lines for the user (on stderr) about choices made on their behalf.
+    var notices: [String] = []
+
+    static let localServers: [(name: String, port: Int)] = [
+        ("Ollama", 11434), ("llama.cpp / vLLM-style server", 8080), ("vLLM", 8000), ("LM Studio", 1234),
+    ]
+
+    static let howToConfigure = """
+        Configure a model endpoint, for example:
+          a local server:  RLM_BASE_URL=http://127.0.0.1:8080/v1 RLM_MODEL=my-model rlm ask …
+          OpenAI:          OPENAI_API_KEY=… RLM_MODEL=gpt-4.1-mini rlm ask …
+        (flags: --base-url, --model, --api-key-env NAME)
+        """
+
+    func value(_ flag: String?, _ names: String...) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        for name in names {
+            if let value = environment[name], !value.isEmpty { return value }
+        }
+        return nil
+    }
+
+    static func checkProvider(_ provider: String) throws {
+        switch provider {
+        case "openai": return
+        case "anthropic":
+            throw CLIFailure.configuration("the 'anthropic' provider is not available in this version. Use an OpenAI-compatible endpoint (--provider openai); many gateways, such as OpenRouter, serve Claude models that way.")
+        default:
+            throw CLIFailure.configuration("unknown provider '\(provider)'. Use --provider openai (any OpenAI-compatible server).")
+        }
+    }
+
+    func apiKey(fromVariable variable: String?) throws -> String? {
+        if let variable {
+            guard let key = environment[variable], !key.isEmpty else {
+                throw CLIFailure.configuration("--api-key-env names \(variable), but that environment variable is not set. Export it, or drop --api-key-env for a server without a key.")
+            }
+            return key
+        }
+        return value(nil, "RLM_API_KEY", "OPENAI_API_KEY")
+    }
+
+    mutating func resolveRoot(provider flagProvider: String?, baseURL flagBaseURL: String?, model flagModel: String?,
+                              apiKeyVariable: String?) async throws -> ResolvedEndpoint {
+        let provider = value(flagProvider, "RLM_PROVIDER") ?? "openai"
+        try Self.checkProvider(provider)
+        let key = try apiKey(fromVariable: apiKeyVariable)
+        var baseURL = value(flagBaseURL, "RLM_BASE_URL")
+        var model = value(flagModel, "RLM_MODEL")
+
+        if baseURL == nil {
+            if key != nil {
+                baseURL = OpenAICompatibleModel.publicBaseURL
+            } else if let local = await Self.discoverLocalServer() {
+                baseURL = local.baseURL
+                notices.append("No endpoint configured: using the \(local.name) server found at \(local.baseURL).")
+                if model == nil, let first = local.models.first {
+                    model = first
+                    if local.models.count > 1 {
+                        notices.append("It serves \(local.models.count) models; using '\(first)' (choose with --model).")
+                    } else {
+                        notices.append("Using its model '\(first)'.")
+                    }
+                }
+            } else {
+                throw CLIFailure.configuration("no model endpoint is configured and no local model server answered on ports 11434, 8080, 8000 or 1234.\n" + Self.howToConfigure)
+            }
+        }
+        guard let baseURL else { throw CLIFailure.configuration(Self.howToConfigure) }
+        if model == nil {
+            model = try await pickServedModel(baseURL: baseURL, apiKey: key)
+        }
+        guard let model else { throw CLIFailure.configuration(Self.howToConfigure) }
+        return ResolvedEndpoint(provider: provider, baseURL: OpenAICompatibleModel.normalizedBaseURL(baseURL),
+                                apiKey: key, model: model)
+    }
+
+    /// With a base URL but no model name: the server's only model, or a clear error listing its models.
+    mutating func pickServedModel(baseURL: String, apiKey: String?) async throws -> String {
+        if OpenAICompatibleModel.normalizedBaseURL(baseURL) == OpenAICompatibleModel.publicBaseURL {
+            throw CLIFailure.configuration("no model name given. Pass --model (for example --model gpt-4.1-mini) or set RLM_MODEL.")
+        }
+        let models: [String]
+        do {
+            models = try await OpenAICompatibleModel.listModels(baseURL: baseURL, apiKey: apiKey)
+        } catch let error as ModelError {
+            if error.isConfigurationProblem { throw CLIFailure.configuration("no model name given, and listing the server's models failed: \(error)") }
+            throw CLIFailure.run("no model name given, and the server could not be asked for its models: \(error)")
+        }
+        switch models.count {
+        case 0:
+            throw CLIFailure.configuration("no model name given, and the server at \(baseURL) lists no models. Pass --model or set RLM_MODEL.")
+        case 1:
+            notices.append("No model named: using '\(models[0])', the one model served at \(baseURL).")
+            return models[0]
+        default:
+            let shown = models.prefix(8).joined(separator: ", ")
+            throw CLIFailure.configuration("no model name given, and the server at \(baseURL) serves several: \(shown)\(models.count > 8 ? ", …" : ""). Pass one with --model or set RLM_MODEL.")
+        }
+    }
+
+    func resolveSub(root: ResolvedEndpoint, provider flagProvider: String?, baseURL flagBaseURL: String?,
+                    model flagModel: String?, apiKeyVariable: String?) throws -> ResolvedEndpoint? {
+        let provider = value(flagProvider, "RLM_SUB_PROVIDER") ?? root.provider
+        let baseURL = value(flagBaseURL, "RLM_SUB_BASE_URL")
+        let model = value(flagModel, "RLM_SUB_MODEL")
+        guard baseURL != nil || model != nil || apiKeyVariable != nil || provider != root.provider else { return nil }
+        try Self.checkProvider(provider)
+        let key = apiKeyVariable != nil ? try apiKey(fromVariable: apiKeyVariable) : root.apiKey
+        return ResolvedEndpoint(provider: provider,
+                                baseURL: OpenAICompatibleModel.normalizedBaseURL(baseURL ?? root.baseURL),
+                                apiKey: key, model: model ?? root.model)
+    }
+
+    struct LocalServer {
+        var name: String
+        var baseURL: String
+        var models: [String]
+    }
+
+    /// Asks the usual local ports for an OpenAI-style model list; the first in order that answers wins.
+    static func discoverLocalServer() async -> LocalServer? {
+        let found = await withTaskGroup(of: (Int, LocalServer?).self, returning: [Int: LocalServer].self) { group in
+            for (index, server) in localServers.enumerated() {
+                group.addTask {
+                    let base = "http://127.0.0.1:\(server.port)/v1"
+                    let models = try? await OpenAICompatibleModel.listModels(baseURL: base, apiKey: nil, timeout: .seconds(2))
+                    return (index, models.map { LocalServer(name: server.name, baseURL: base, models: $0) })
+                }
+            }
+            var results: [Int: LocalServer] = [:]
+            for await (index, server) in group { results[index] = server }
+            return results
+        }
+        return found.keys.sorted().lazy.compactMap { found[$0] }.first
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import RLMKit
+import Synchronization
+
+/// Progress lines on stderr while a run goes on (only when stderr is a terminal).
+final class Progress: Sendable {
+    let enabled: Bool
+    private let subCalls = Mutex(0)
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func notice(_ text: String, force: Bool = false) {
+        guard enabled || force else { return }
+        write("rlm: \(text)")
+    }
+
+    func show(_ event: RLMEvent, maxIterations: Int) {
+        guard enabled else { return }
+        switch event.event {
+        case .contextLoaded:
+            let chars = event.details?["chars"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? 0
+            write("rlm: context loaded (\(chars) characters) in \(String(format: "%.2f", event.seconds ?? 0)) s")
+        case .iterationStarted:
+            let turn = event.iteration ?? 0
+            write("rlm: turn \(min(turn, maxIterations))/\(maxIterations)\(turn > maxIterations ? " (last chance)" : "")")
+        case .codeExecuted:
+            let status = event.status.map { " [\($0)]" } ?? ""
+            write("       code ran in \(String(format: "%.2f", event.seconds ?? 0)) s\(status)")
+        case .subCallFinished:
+            let count = subCalls.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            if count == 1 || count % 25 == 0 { write("       \(count) sub-call(s) done") }
+        case .interpreterRestarted:
+            write("       the interpreter died and was restarted: \(event.error ?? "")")
+        case .finalAnswer:
+            write("rlm: answer submitted (\(event.source ?? "FINAL"))")
+        default:
+            break
+        }
+    }
+
+    func finish() {}
+
+    private func write(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import RLMKit
+import Synchronization
+
+/// A model whose replies come from a script, recording every request it gets.
+final class ScriptedModel: LanguageModel {
+    let name: String
+    private let script: @Sendable (_ request: ModelRequest, _ callIndex: Int) -> ModelResponse
+    private let recorded = Mutex<[ModelRequest]>([])
+
+    init(name: String = "scripted-root", script: @escaping @Sendable (ModelRequest, Int) -> ModelResponse) {
+        self.name = name
+        self.script = script
+    }
+
+    /// Replies in order; past the end, repeats the last.
+    convenience init(name: String = "scripted-root", replies: [String]) {
+        self.init(name: name) { _, index in
+            ModelResponse(text: replies[min(index, replies.count - 1)], usage: TokenUsage(inputTokens: 100, outputTokens: 10), model: name)
+        }
+    }
+
+    var requests: [ModelRequest] { recorded.withLock { $0 } }
+
+    func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        let index = recorded.withLock { list -> Int in
+            list.append(request)
+            return list.count - 1
+        }
+        return script(request, index)
+    }
+}
+
+/// A sub model that answers from a function of the prompt, after an optional delay.
+final class FunctionModel: LanguageModel {
+    let name: String
+    let delay: Duration
+    let answer: @Sendable (String) -> String
+    private let inFlight = Mutex((now: 0, peak: 0, calls: 0))
+
+    init(name: String = "scripted-sub", delay: Duration = .zero, answer: @escaping @Sendable (String) -> String) {
+        self.name = name
+        self.delay = delay
+        self.answer = answer
+    }
+
+    var peak: Int { inFlight.withLock { $0.peak } }
+    var calls: Int { inFlight.withLock { $0.calls } }
+
+    func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        inFlight.withLock {
+            $0.now += 1
+            $0.calls += 1
+            $0.peak = max($0.peak, $0.now)
+        }
+        defer { inFlight.withLock { $0.now -= 1 } }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        let prompt = request.messages.last?.content ?? ""
+        return ModelResponse(text: answer(prompt), usage: TokenUsage(inputTokens: 7, outputTokens: 3), model: name)
+    }
+}
+
+/// Builds a ```repl block.
+func repl(_ code: String) -> String { "```repl\n\(code)\n```" }

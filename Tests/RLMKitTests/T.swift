@@ -1,3 +1,0 @@
-import Testing
-@testable import RLMKit
-@Test func smoke() { #expect(RLMKitVersion.string == "0.1.0") }
