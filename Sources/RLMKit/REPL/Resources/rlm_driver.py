@@ -48,7 +48,8 @@ class Channel:
         self.closed = False
 
     def send(self, message):
-        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        # Lone surrogates (from odd decoding in user code) must not make the line invalid UTF-8.
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8", "replace")
         with self.write_lock:
             self.sock.sendall(data)
 

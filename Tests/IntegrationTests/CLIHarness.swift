@@ -1,0 +1,64 @@
+import Foundation
+import ModelSimulator
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Runs the real `rlm` binary that `swift build` put next to the test bundle.
+enum CLI {
+    struct Run {
+        var exitCode: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("rlm").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/rlm").path
+    }
+
+    /// The environment of a clean shell: no key, no endpoint, unless the test adds them.
+    static func environment(_ extra: [String: String]) -> [Environment.Key: String] {
+        let inherited = ProcessInfo.processInfo.environment
+        var values: [String: String] = ["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/tmp",
+                                        "XDG_CACHE_HOME": FileManager.default.temporaryDirectory.appendingPathComponent("rlm-test-cache").path]
+        for (key, value) in extra { values[key] = value }
+        var result: [Environment.Key: String] = [:]
+        for (key, value) in values { if let key = Environment.Key(rawValue: key) { result[key] = value } }
+        return result
+    }
+
+    static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) async throws -> Run {
+        let result = try await Subprocess.run(
+            .path(FilePath(binary)), arguments: Arguments(arguments), environment: .custom(environment(extra)),
+            input: .string(stdin ?? ""), output: .string(limit: 64 << 20), error: .string(limit: 16 << 20))
+        let code: Int32
+        switch result.terminationStatus {
+        case .exited(let value): code = value
+        default: code = -1
+        }
+        return Run(exitCode: code, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+    }
+}
+
+/// Writes a temporary file that is removed when the test ends.
+final class TemporaryFile {
+    let url: URL
+    init(named name: String = UUID().uuidString, contents: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-it-\(UUID().uuidString.prefix(8))-\(name)")
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+    var path: String { url.path }
+}
+
+func replBlock(_ code: String) -> String { "```repl\n\(code)\n```" }
