@@ -62,9 +62,9 @@ func runAsk(baseURL: String, context: String, extra: [String] = []) async throws
         output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
     let seconds = (ContinuousClock.now - started).seconds
     guard case .exited(0) = result.terminationStatus,
-          let data = result.standardOutput?.data(using: .utf8),
+          let data = result.standardOutput.data(using: .utf8),
           let summary = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        print("rlm failed: \(result.terminationStatus)\n\(result.standardError ?? "")")
+        print("rlm failed: \(result.terminationStatus)\n\(result.standardError)")
         exit(1)
     }
     return (summary, seconds, started)
@@ -79,7 +79,7 @@ func writeContext(megabytes: Int) throws -> URL {
     if let size = try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int, size >= megabytes << 20 {
         return url
     }
-    FileManager.default.createFile(atPath: url.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: url.path, contents: nil)
     let handle = try FileHandle(forWritingTo: url)
     var block = ""
     for index in 0..<10_000 {

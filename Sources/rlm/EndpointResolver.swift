@@ -58,6 +58,14 @@ struct EndpointResolver {
         }
     }
 
+    /// Rejects a base URL that is not http(s)://host…, before anything is started.
+    static func checkURL(_ text: String, setting: String) throws {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty else {
+            throw CLIFailure.configuration("\(setting) is '\(text)', which is not an http(s) URL. Give the server's API root, for example http://127.0.0.1:8080/v1.")
+        }
+    }
+
     func apiKey(fromVariable variable: String?) throws -> String? {
         if let variable {
             guard let key = environment[variable], !key.isEmpty else {
@@ -95,6 +103,7 @@ struct EndpointResolver {
             }
         }
         guard let baseURL else { throw CLIFailure.configuration(Self.howToConfigure) }
+        try Self.checkURL(baseURL, setting: "--base-url / RLM_BASE_URL")
         if model == nil {
             model = try await pickServedModel(baseURL: baseURL, apiKey: key)
         }
@@ -134,6 +143,7 @@ struct EndpointResolver {
         let model = value(flagModel, "RLM_SUB_MODEL")
         guard baseURL != nil || model != nil || apiKeyVariable != nil || provider != root.provider else { return nil }
         try Self.checkProvider(provider)
+        if let baseURL { try Self.checkURL(baseURL, setting: "--sub-base-url / RLM_SUB_BASE_URL") }
         let key = apiKeyVariable != nil ? try apiKey(fromVariable: apiKeyVariable) : root.apiKey
         return ResolvedEndpoint(provider: provider,
                                 baseURL: OpenAICompatibleModel.normalizedBaseURL(baseURL ?? root.baseURL),

@@ -190,6 +190,13 @@ import Testing
         #expect(!run.stderr.contains("sk-test-secret-123456"))
     }
 
+    @Test func malformedBaseURLIsAConfigurationError() async throws {
+        let file = try TemporaryFile(contents: "x")
+        let run = try await CLI.run(["ask", "q", "--context", file.path], environment: ["RLM_BASE_URL": "localhost8080", "RLM_MODEL": "m"])
+        #expect(run.exitCode == 2)
+        #expect(run.stderr.contains("not an http(s) URL"))
+    }
+
     @Test func missingContextPathIsAUsageError() async throws {
         let run = try await CLI.run(["ask", "q", "--context", "/no/such/file.txt"],
                                     environment: ["RLM_BASE_URL": "http://127.0.0.1:9/v1", "RLM_MODEL": "m"])

@@ -46,7 +46,7 @@ enum CLI {
         case .exited(let value): code = value
         default: code = -1
         }
-        return Run(exitCode: code, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+        return Run(exitCode: code, stdout: result.standardOutput, stderr: result.standardError)
     }
 }
 

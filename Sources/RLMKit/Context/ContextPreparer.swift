@@ -66,7 +66,7 @@ enum ContextPreparer {
     /// Streams `{relative path: text}` as JSON into one file, one input file at a time.
     static func writeDictionary(of files: [URL], root: URL, scratch: URL) throws -> PreparedContext {
         let output = scratch.appendingPathComponent("context.json")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: output.path) else {
             throw ContextError(message: "cannot write the prepared context to \(output.path).")
         }

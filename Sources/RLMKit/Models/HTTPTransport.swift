@@ -42,7 +42,7 @@ enum HTTPTransport {
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
             return "connection refused"
         }
-        if text.contains("NXDOMAIN") || text.contains("resolve") || text.contains("lookup") {
+        if text.contains("UnknownHost") || text.contains("NXDOMAIN") || text.contains("resolve") || text.contains("lookup") {
             return "host name not found"
         }
         return text.count > 200 ? String(text.prefix(200)) + "…" : text

@@ -35,9 +35,9 @@ enum PythonLocator {
         } catch {
             throw PythonNotFound(requested: name, detail: "it could not be started")
         }
-        let lines = (result.standardOutput ?? "").split(separator: "\n").map(String.init)
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
         guard case .exited(0) = result.terminationStatus, lines.count >= 3 else {
-            let reason = (result.standardError ?? "").split(separator: "\n").last.map(String.init) ?? "it exited with \(result.terminationStatus)"
+            let reason = result.standardError.split(separator: "\n").last.map(String.init) ?? "it exited with \(result.terminationStatus)"
             throw PythonNotFound(requested: name, detail: reason)
         }
         guard lines[2] == "True" else {

@@ -303,7 +303,7 @@ public actor REPLSession {
             switch first {
             case .processExited(let status, let stderrTail):
                 // The process is gone; a daemonised grandchild may still hold the socket open.
-                await self.closeConnection()
+                self.closeConnection()
                 server.channel.close(promise: nil)
                 _ = await group.next()
                 end = self.describeExit(status: status, stderrTail: stderrTail)
@@ -315,7 +315,7 @@ public actor REPLSession {
                 }
             }
         }
-        await clearIncarnation()
+        clearIncarnation()
         return end
     }
 
