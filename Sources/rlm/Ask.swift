@@ -54,6 +54,12 @@ struct Ask: AsyncParsableCommand {
     var maxOutputChars = 20_000
     @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
     var python: String?
+    @Option(help: "Isolation of the REPL: strict (namespaces), basic (separate process + rlimits) or none. Default: strict when it works here, else basic with a warning.")
+    var sandbox: SandboxLevel?
+    @Option(help: "Memory cap of the REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
+    var replMemoryMb: Int?
+    @Option(help: "CPU seconds the REPL process may use in all (default: no cap; cells still time out).")
+    var replCpuSeconds: Int?
     @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
     var systemPrompt: String?
 
@@ -70,6 +76,8 @@ struct Ask: AsyncParsableCommand {
         guard cellTimeout > 0 else { throw ValidationError("--cell-timeout must be more than 0 seconds.") }
         guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
         if let subWindow, subWindow < 256 { throw ValidationError("--sub-window must be at least 256 tokens.") }
+        if let replMemoryMb, replMemoryMb < 64 { throw ValidationError("--repl-memory-mb must be at least 64.") }
+        if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
     }
 
@@ -98,7 +106,8 @@ struct Ask: AsyncParsableCommand {
             limits: RLMLimits(maxIterations: maxIterations, maxConcurrency: maxConcurrency),
             repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"],
                                     cellTimeout: .milliseconds(Int64(cellTimeout * 1000)),
-                                    maxOutputChars: maxOutputChars),
+                                    maxOutputChars: maxOutputChars, sandbox: sandbox,
+                                    resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds)),
             subModelWindowTokens: subWindow,
             systemPrompt: systemPromptText,
             logURL: logURL)
@@ -142,6 +151,8 @@ struct Ask: AsyncParsableCommand {
             return CLIFailure(message: "\(error)\(logNote)", exitCode: error.isConfigurationProblem ? 2 : 1)
         case let error as PythonNotFound:
             return .configuration(error.description)
+        case let error as SandboxUnavailable:
+            return .configuration(error.description)
         case let error as ContextError:
             return .configuration(error.description)
         case let error as REPLError:
@@ -183,3 +194,5 @@ struct Ask: AsyncParsableCommand {
         return String(decoding: try encoder.encode(summary), as: UTF8.self)
     }
 }
+
+extension SandboxLevel: ExpressibleByArgument {}

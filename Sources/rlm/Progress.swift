@@ -17,6 +17,10 @@ final class Progress: Sendable {
     }
 
     func show(_ event: RLMEvent, maxIterations: Int) {
+        if event.event == .sandbox, case .array(let warnings)? = event.details?["warnings"] {
+            // Isolation warnings are shown even without a terminal: a weaker sandbox is never silent.
+            for case .string(let warning) in warnings { write("rlm: \(warning)") }
+        }
         guard enabled else { return }
         switch event.event {
         case .contextLoaded:

@@ -5,6 +5,8 @@ public struct RLMEvent: Sendable, Codable {
     public enum Kind: String, Sendable, Codable {
         case runStarted = "run_started"
         case contextLoaded = "context_loaded"
+        /// How the REPL is isolated (`status` is the level, `text` the mechanism), with any fallback warning.
+        case sandbox
         case iterationStarted = "iteration_started"
         case modelResponse = "model_response"
         case codeExecuted = "code_executed"

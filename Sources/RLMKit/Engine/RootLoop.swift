@@ -65,9 +65,16 @@ struct RLMRun: Sendable {
             async let locatedPython = PythonLocator.locate(configuration.repl.python)
             let prepared = try ContextPreparer.prepare(context, scratch: scratch)
             let python = try await locatedPython
+            let (sandbox, warnings) = try await SandboxSelector.select(configuration.repl.sandbox, interpreter: python)
+            await recorder.emit(.sandbox) {
+                $0.status = sandbox.level.rawValue
+                $0.text = sandbox.summary
+                $0.details = ["warnings": .array(warnings.map { .string($0) })]
+            }
             let subCalls = makeSubCallHandler(ledger: ledger, limiter: limiter, recorder: recorder)
             let outcome = try await REPLSession.withSession(configuration: configuration.repl, interpreter: python,
-                                                             context: prepared, subCalls: subCalls) { repl in
+                                                             sandbox: sandbox, context: prepared,
+                                                             subCalls: subCalls) { repl in
                 var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
                 description.notes = prepared.notes.isEmpty ? nil : prepared.notes
                 let loaded = description

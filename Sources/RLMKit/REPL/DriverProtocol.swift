@@ -125,6 +125,8 @@ struct DriverMessage: Decodable, Sendable {
 enum HostMessage: Encodable, Sendable {
     case exec(id: Int, code: String)
     case llmResult(id: Int, results: [String])
+    /// Interrupts the running cell (KeyboardInterrupt), the cell timeout's first step.
+    case interrupt
     case shutdown
 
     enum CodingKeys: String, CodingKey { case type, id, code, results }
@@ -140,6 +142,8 @@ enum HostMessage: Encodable, Sendable {
             try container.encode("llm_result", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(results, forKey: .results)
+        case .interrupt:
+            try container.encode("interrupt", forKey: .type)
         case .shutdown:
             try container.encode("shutdown", forKey: .type)
         }

@@ -11,6 +11,8 @@ public struct PythonInterpreter: Sendable, Equatable {
     /// The real executable (resolved through launcher shims such as pyenv's).
     public var executable: String
     public var version: String
+    /// `sys.prefix` and `sys.base_prefix`: the folders its standard library and packages live in.
+    public var prefixes: [String]
 }
 
 /// Why no usable Python interpreter could be started.
@@ -22,27 +24,36 @@ public struct PythonNotFound: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// Runs a short helper command to completion and collects its output.
+enum ProcessRunner {
+    /// Exit status (-1 when it could not start or was killed) and stdout followed by stderr.
+    static func run(_ executable: String, _ arguments: [String]) async -> (Int32, String) {
+        let target: Executable = executable.contains("/") ? .path(FilePath(executable)) : .name(executable)
+        do {
+            let result = try await Subprocess.run(target, arguments: Arguments(arguments),
+                                                  output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
+            guard case .exited(let code) = result.terminationStatus else { return (-1, result.standardError) }
+            return (code, result.standardOutput + result.standardError)
+        } catch {
+            return (-1, "it could not be started")
+        }
+    }
+}
+
 enum PythonLocator {
     /// Finds `requested` (a path, or a name looked up on PATH) and asks it for its real executable and version.
     static func locate(_ requested: String?) async throws -> PythonInterpreter {
         let name = requested ?? "python3"
-        let executable: Executable = name.contains("/") ? .path(FilePath(name)) : .name(name)
-        let probe = "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 8))"
-        let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
-        do {
-            result = try await Subprocess.run(executable, arguments: ["-I", "-c", probe],
-                                              output: .string(limit: 1 << 16), error: .string(limit: 1 << 16))
-        } catch {
-            throw PythonNotFound(requested: name, detail: "it could not be started")
-        }
-        let lines = result.standardOutput.split(separator: "\n").map(String.init)
-        guard case .exited(0) = result.terminationStatus, lines.count >= 3 else {
-            let reason = result.standardError.split(separator: "\n").last.map(String.init) ?? "it exited with \(result.terminationStatus)"
-            throw PythonNotFound(requested: name, detail: reason)
+        let probe = "import sys; print(sys.executable); print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 8)); print(sys.prefix); print(sys.base_prefix)"
+        let (code, output) = await ProcessRunner.run(name, ["-I", "-c", probe])
+        let lines = output.split(separator: "\n").map(String.init)
+        guard code == 0, lines.count >= 5 else {
+            throw PythonNotFound(requested: name, detail: lines.last ?? "it exited with status \(code)")
         }
         guard lines[2] == "True" else {
             throw PythonNotFound(requested: name, detail: "it is version \(lines[1])")
         }
-        return PythonInterpreter(executable: lines[0].isEmpty ? name : lines[0], version: lines[1])
+        return PythonInterpreter(executable: lines[0].isEmpty ? name : lines[0], version: lines[1],
+                                 prefixes: Array(Set([lines[3], lines[4]])).sorted())
     }
 }

@@ -27,9 +27,16 @@ public struct REPLConfiguration: Sendable {
     public var maxRestarts: Int
     /// Folder under which each run gets its private working directory; nil uses the system's temp folder.
     public var workRoot: URL?
+    /// Isolation of the REPL process; nil picks the strongest that works here and warns when that is not `strict`.
+    public var sandbox: SandboxLevel?
+    /// Memory, CPU, file-size and process caps of the REPL process.
+    public var resources: REPLResourceLimits
 
     public init(python: String? = nil, cellTimeout: Duration = .seconds(120), maxOutputChars: Int = 20_000,
-                interruptGrace: Duration = .seconds(3), maxRestarts: Int = 5, workRoot: URL? = nil) {
+                interruptGrace: Duration = .seconds(3), maxRestarts: Int = 5, workRoot: URL? = nil,
+                sandbox: SandboxLevel? = nil, resources: REPLResourceLimits = .init()) {
+        self.sandbox = sandbox
+        self.resources = resources
         self.python = python
         self.cellTimeout = cellTimeout
         self.maxOutputChars = maxOutputChars
@@ -95,6 +102,7 @@ public typealias SubCallHandler = @Sendable (SubCallRequest) async -> [String]
 public actor REPLSession {
     public nonisolated let configuration: REPLConfiguration
     public nonisolated let interpreter: PythonInterpreter
+    let sandbox: any REPLSandbox
     let context: PreparedContext
     let workDirectory: URL
     private let subCalls: SubCallHandler
@@ -117,19 +125,25 @@ public actor REPLSession {
     private var killedByHost = false
     private var shuttingDown = false
 
-    init(configuration: REPLConfiguration, interpreter: PythonInterpreter, context: PreparedContext,
-         workDirectory: URL, subCalls: @escaping SubCallHandler) {
+    /// Caps the number of processes in the sandbox, where cgroups can be managed.
+    nonisolated let processCap: ProcessCountCap?
+
+    init(configuration: REPLConfiguration, interpreter: PythonInterpreter, sandbox: any REPLSandbox,
+         context: PreparedContext, workDirectory: URL, subCalls: @escaping SubCallHandler) {
         self.configuration = configuration
         self.interpreter = interpreter
+        self.sandbox = sandbox
+        self.processCap = sandbox.level == .none ? nil : ProcessCountCap.make(maxProcesses: configuration.resources.maxProcesses)
         self.context = context
         self.workDirectory = workDirectory
         self.subCalls = subCalls
     }
 
     /// Starts an interpreter with `context` loaded, runs `body`, then stops every process it started.
-    public static func withSession<Result: Sendable>(
+    static func withSession<Result: Sendable>(
         configuration: REPLConfiguration,
         interpreter: PythonInterpreter,
+        sandbox: any REPLSandbox,
         context: PreparedContext,
         subCalls: @escaping SubCallHandler,
         body: (REPLSession) async throws -> Result
@@ -137,8 +151,10 @@ public actor REPLSession {
         let workDirectory = try makeWorkDirectory(under: configuration.workRoot)
         defer { try? FileManager.default.removeItem(at: workDirectory) }
         try installDriver(in: workDirectory)
-        let session = REPLSession(configuration: configuration, interpreter: interpreter, context: context,
-                                  workDirectory: workDirectory, subCalls: subCalls)
+        try FileManager.default.createDirectory(at: workDirectory.appendingPathComponent("scratch"), withIntermediateDirectories: true)
+        let session = REPLSession(configuration: configuration, interpreter: interpreter, sandbox: sandbox,
+                                  context: context, workDirectory: workDirectory, subCalls: subCalls)
+        defer { session.processCap?.remove() }
         return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { try await session.supervise() }
             do {
@@ -186,8 +202,8 @@ public actor REPLSession {
 
     private func watchdog(cell id: Int, timeout: Duration, grace: Duration) async {
         do { try await Task.sleep(for: timeout) } catch { return }
-        guard pendingCell?.id == id, let pid = processID else { return }
-        kill(pid, SIGINT)
+        guard pendingCell?.id == id else { return }
+        send(.interrupt)
         do { try await Task.sleep(for: grace) } catch { return }
         guard pendingCell?.id == id else { return }
         killedByHost = true
@@ -292,12 +308,25 @@ public actor REPLSession {
         } catch {
             return .startFailure(REPLError.startFailed("cannot open the REPL socket at \(socketPath): \(error)"))
         }
+        let launch = SandboxLaunch(interpreter: interpreter,
+                                   driverPath: workDirectory.appendingPathComponent("rlm_driver.py").path,
+                                   channelDirectory: workDirectory.path,
+                                   hostScratchDirectory: workDirectory.appendingPathComponent("scratch").path,
+                                   readOnlyPaths: [context.path], limits: configuration.resources)
+        let sandboxed = sandbox.command(for: launch)
+        let command = processCap?.wrap(sandboxed) ?? sandboxed
+        let contextBytes = (try? FileManager.default.attributesOfItem(atPath: context.path)[.size] as? Int) ?? 0
+        let resources = configuration.resources
         let bootstrap = Bootstrap(socket: socketPath, token: token,
                                   context: .init(path: context.path, format: context.format.rawValue),
-                                  maxOutputChars: configuration.maxOutputChars, workdir: workDirectory.path)
+                                  maxOutputChars: configuration.maxOutputChars, workdir: command.scratchDirectory,
+                                  limits: .init(memoryBytes: resources.memoryBytes(contextBytes: contextBytes),
+                                                cpuSeconds: resources.cpuSeconds,
+                                                fileBytes: resources.maxFileMB << 20,
+                                                processes: resources.maxProcesses))
         var end: IncarnationEnd = .died("the interpreter exited")
         await withTaskGroup(of: IncarnationEvent.self) { group in
-            group.addTask { await self.runProcess(bootstrap: bootstrap) }
+            group.addTask { await self.runProcess(command: command, bootstrap: bootstrap) }
             group.addTask { await self.serve(server: server, token: token) }
             guard let first = await group.next() else { return }
             switch first {
@@ -371,17 +400,16 @@ public actor REPLSession {
         if shuttingDown { killProcessGroup() }
     }
 
-    private nonisolated func runProcess(bootstrap: Bootstrap) async -> IncarnationEvent {
+    private nonisolated func runProcess(command: SandboxCommand, bootstrap: Bootstrap) async -> IncarnationEvent {
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group, so the terminal's Ctrl-C reaches only the host
         options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(100))]
-        let driver = workDirectory.appendingPathComponent("rlm_driver.py").path
         do {
             let line = String(decoding: try JSONEncoder().encode(bootstrap), as: UTF8.self) + "\n"
             let result = try await Subprocess.run(
-                .path(FilePath(interpreter.executable)),
-                arguments: ["-I", "-X", "utf8", driver],
-                environment: .custom(Self.environment(home: workDirectory.path)),
+                .path(FilePath(command.executable)),
+                arguments: Arguments(command.arguments),
+                environment: .custom(Self.environment(home: command.scratchDirectory)),
                 workingDirectory: FilePath(workDirectory.path),
                 platformOptions: options,
                 input: .inputWriter,
@@ -402,7 +430,7 @@ public actor REPLSession {
             }
             return .processExited(result.terminationStatus, result.closureResult)
         } catch {
-            return .processExited(.exited(127), "could not start \(interpreter.executable): \(error)")
+            return .processExited(.exited(127), "could not start \(command.executable): \(error)")
         }
     }
 
@@ -551,8 +579,24 @@ struct Bootstrap: Encodable, Sendable {
     var context: ContextFile
     var maxOutputChars: Int
     var workdir: String
+    var limits: Limits
+
+    /// Resource caps the driver sets on itself (soft and hard) before it loads the context.
+    struct Limits: Encodable, Sendable {
+        var memoryBytes: Int
+        var cpuSeconds: Int?
+        var fileBytes: Int
+        var processes: Int
+        enum CodingKeys: String, CodingKey {
+            case processes
+            case memoryBytes = "memory_bytes"
+            case cpuSeconds = "cpu_seconds"
+            case fileBytes = "file_bytes"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case socket, token, context, workdir
+        case socket, token, context, workdir, limits
         case maxOutputChars = "max_output_chars"
     }
 }

@@ -59,7 +59,10 @@ class Channel:
             for line in self.reader:
                 message = json.loads(line)
                 kind = message.get("type")
-                if kind == "llm_result":
+                if kind == "interrupt":
+                    # The cell ran past its time limit: raise KeyboardInterrupt in the main thread.
+                    os.kill(os.getpid(), signal.SIGINT)
+                elif kind == "llm_result":
                     with self.pending_lock:
                         slot = self.pending.pop(message["id"], None)
                     if slot is not None:
@@ -427,8 +430,33 @@ def format_user_traceback():
     return "".join(lines)
 
 
+def apply_limits(limits):
+    """Caps this process (soft and hard, so the code cannot raise them) before any user data is loaded."""
+    import resource
+    caps = (("RLIMIT_AS", "memory_bytes"), ("RLIMIT_CPU", "cpu_seconds"),
+            ("RLIMIT_FSIZE", "file_bytes"), ("RLIMIT_NPROC", "processes"))
+    for name, key in caps:
+        value = limits.get(key)
+        if not value or not hasattr(resource, name):
+            continue
+        which = getattr(resource, name)
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    # Writing past the file-size cap then fails with an OSError instead of killing the interpreter.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
 def main():
     boot = json.loads(sys.stdin.readline())
+    workdir = boot.get("workdir")
+    if workdir:
+        os.chdir(workdir)
+    apply_limits(boot.get("limits") or {})
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -439,6 +467,12 @@ def main():
     started = time.monotonic()
     try:
         value, replaced, source = load_context(boot["context"])
+    except MemoryError:
+        size = os.path.getsize(boot["context"]["path"])
+        channel.send({"type": "fatal", "token": boot["token"], "reason": "memory",
+                      "message": "the context (%d MB on disk) does not fit under the REPL memory cap of %d MB. "
+                                 "Raise it with --repl-memory-mb." % (size >> 20, (boot.get("limits") or {}).get("memory_bytes", 0) >> 20)})
+        return 3
     except Exception as problem:
         channel.send({"type": "fatal", "token": boot["token"],
                       "message": "could not load the context: %s: %s" % (type(problem).__name__, problem)})

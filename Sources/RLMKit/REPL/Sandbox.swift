@@ -1,0 +1,245 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How strongly the REPL process is isolated from the host.
+public enum SandboxLevel: String, Sendable, CaseIterable, Codable {
+    /// Namespaces (Linux: bubblewrap) or a Seatbelt profile (macOS): its own view of the file system,
+    /// no network, its own process tree, plus resource caps.
+    case strict
+    /// A separate process with resource caps, run as an unprivileged user when the host is root.
+    case basic
+    /// A separate process with a scrubbed environment and nothing else.
+    case none
+}
+
+/// Caps on the REPL process. Nil fields are chosen per run.
+public struct REPLResourceLimits: Sendable {
+    /// Address-space cap; nil sizes it from the context (three times its size plus 1 GiB, at least 2 GiB).
+    public var memoryMB: Int?
+    /// CPU seconds over the interpreter's whole life; nil leaves CPU time uncapped (cells still time out).
+    public var cpuSeconds: Int?
+    /// Largest file the code may write.
+    public var maxFileMB: Int
+    /// Processes and threads the sandbox may run at once.
+    public var maxProcesses: Int
+    /// Size of the private scratch folder (home and temp) under `strict`.
+    public var scratchMB: Int
+
+    public init(memoryMB: Int? = nil, cpuSeconds: Int? = nil, maxFileMB: Int = 512, maxProcesses: Int = 128,
+                scratchMB: Int = 1024) {
+        self.memoryMB = memoryMB
+        self.cpuSeconds = cpuSeconds
+        self.maxFileMB = maxFileMB
+        self.maxProcesses = maxProcesses
+        self.scratchMB = scratchMB
+    }
+
+    func memoryBytes(contextBytes: Int) -> Int {
+        if let memoryMB { return memoryMB << 20 }
+        return max(2 << 30, 3 * contextBytes + (1 << 30))
+    }
+}
+
+/// The command that starts the driver inside a sandbox, and where things are from inside it.
+struct SandboxCommand: Sendable {
+    var executable: String
+    var arguments: [String]
+    /// The folder the code sees as its home, temp and working directory.
+    var scratchDirectory: String
+}
+
+/// What a sandbox needs to know to start the driver.
+struct SandboxLaunch: Sendable {
+    var interpreter: PythonInterpreter
+    var driverPath: String
+    /// Host folder with the driver and the socket (visible read-only inside).
+    var channelDirectory: String
+    /// Host folder the code may write to when the sandbox has no private scratch space of its own.
+    var hostScratchDirectory: String
+    /// Files the code may read (the context).
+    var readOnlyPaths: [String]
+    var limits: REPLResourceLimits
+}
+
+/// One way to isolate the REPL process. Every platform mechanism sits behind this protocol.
+protocol REPLSandbox: Sendable {
+    var level: SandboxLevel { get }
+    /// One line for logs and `--json`: the mechanism and what it enforces.
+    var summary: String { get }
+    func command(for launch: SandboxLaunch) -> SandboxCommand
+}
+
+/// A sandbox that cannot be had, with what to do about it.
+public struct SandboxUnavailable: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var description: String {
+        "the strict sandbox is not available here: \(reason). Install bubblewrap (apt-get install bubblewrap) on a kernel that allows unprivileged user namespaces, or choose --sandbox basic explicitly."
+    }
+}
+
+enum SandboxSelector {
+    /// The sandbox for `requested`; with nil, the strongest that works, saying so in `warnings` when it falls back.
+    static func select(_ requested: SandboxLevel?, interpreter: PythonInterpreter) async throws -> (any REPLSandbox, [String]) {
+        switch requested {
+        case .none?:
+            return (PlainProcessSandbox(level: .none), ["REPL sandbox is off (--sandbox none): the model's code runs as a normal process of yours, with only its environment scrubbed."])
+        case .basic?:
+            let sandbox = PlainProcessSandbox(level: .basic, interpreter: interpreter)
+            return (sandbox, sandbox.warnings)
+        case .strict?:
+            return (try await strict(interpreter: interpreter), [])
+        case nil:
+            do {
+                return (try await strict(interpreter: interpreter), [])
+            } catch let unavailable as SandboxUnavailable {
+                let sandbox = PlainProcessSandbox(level: .basic, interpreter: interpreter)
+                return (sandbox, ["WARNING: \(unavailable.reason); the REPL falls back to --sandbox basic (separate process with resource caps, no file-system or network isolation)."] + sandbox.warnings)
+            }
+        }
+    }
+
+    static func strict(interpreter: PythonInterpreter) async throws -> any REPLSandbox {
+        #if os(Linux)
+        return try await BubblewrapSandbox.make(interpreter: interpreter)
+        #elseif os(macOS)
+        return SeatbeltSandbox()
+        #else
+        throw SandboxUnavailable(reason: "this platform has no strict sandbox")
+        #endif
+    }
+}
+
+/// `basic` and `none`: the interpreter as a plain child process (the driver applies the resource caps).
+struct PlainProcessSandbox: REPLSandbox {
+    let level: SandboxLevel
+    var warnings: [String] = []
+
+    init(level: SandboxLevel, interpreter: PythonInterpreter? = nil) {
+        self.level = level
+        if level == .basic && getuid() == 0 {
+            warnings.append("WARNING: with --sandbox basic the REPL runs as root like this process: resource caps hold, but it can read files outside its folder and this process's memory. Use --sandbox strict for isolation.")
+        }
+    }
+
+    var summary: String {
+        switch level {
+        case .none: "none: separate process, scrubbed environment"
+        default: "basic: separate process group, scrubbed environment, rlimits (memory, CPU, file size, processes)"
+        }
+    }
+
+    func command(for launch: SandboxLaunch) -> SandboxCommand {
+        SandboxCommand(executable: launch.interpreter.executable, arguments: ["-I", "-X", "utf8", launch.driverPath],
+                       scratchDirectory: launch.hostScratchDirectory)
+    }
+}
+
+#if os(Linux)
+/// `strict` on Linux: bubblewrap puts the interpreter in new user, PID, network, IPC, UTS and mount namespaces
+/// with a minimal read-only view of the system, a size-capped private scratch folder, and no capabilities.
+struct BubblewrapSandbox: REPLSandbox {
+    let bwrap: String
+    var level: SandboxLevel { .strict }
+    var summary: String {
+        "strict: bubblewrap namespaces (user, pid, net, ipc, uts, mount), read-only system view, private scratch tmpfs, no network, rlimits"
+    }
+
+    /// The scratch folder's path inside the sandbox.
+    static let scratch = "/home/sandbox"
+
+    static func make(interpreter: PythonInterpreter) async throws -> BubblewrapSandbox {
+        guard let bwrap = findExecutable("bwrap") else {
+            throw SandboxUnavailable(reason: "bubblewrap (bwrap) is not installed")
+        }
+        let sandbox = BubblewrapSandbox(bwrap: bwrap)
+        try await sandbox.probe(interpreter: interpreter)
+        return sandbox
+    }
+
+    /// Starts the interpreter once in the sandbox, so a kernel without user namespaces is found before the run.
+    func probe(interpreter: PythonInterpreter) async throws {
+        let launch = SandboxLaunch(interpreter: interpreter, driverPath: "-c", channelDirectory: "/nonexistent-rlm",
+                                   hostScratchDirectory: "/tmp", readOnlyPaths: [], limits: REPLResourceLimits())
+        var command = command(for: launch)
+        command.arguments.removeLast(2)  // drop "-c" "driver": replaced by a probe
+        command.arguments += ["-c", "print('ok')"]
+        let (code, output) = await ProcessRunner.run(command.executable, command.arguments)
+        guard code == 0, output.contains("ok") else {
+            let detail = output.split(separator: "\n").last.map(String.init) ?? "exit status \(code)"
+            throw SandboxUnavailable(reason: "bubblewrap could not start the interpreter (\(detail))")
+        }
+    }
+
+    func command(for launch: SandboxLaunch) -> SandboxCommand {
+        var arguments = [
+            "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--uid", "65534", "--gid", "65534", "--hostname", "rlm-sandbox",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        ]
+        // The system, read-only. /lib, /bin… are symlinks into /usr on merged-/usr systems.
+        arguments += ["--ro-bind", "/usr", "/usr"]
+        for path in ["/lib", "/lib64", "/lib32", "/bin", "/sbin"] {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFLNK, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                arguments += ["--symlink", target, path]
+            } else {
+                arguments += ["--ro-bind", path, path]
+            }
+        }
+        for path in ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"] {
+            arguments += ["--ro-bind-try", path, path]
+        }
+        var readOnly = Set(launch.interpreter.prefixes)
+        readOnly.insert(URL(fileURLWithPath: launch.interpreter.executable).deletingLastPathComponent().path)
+        for path in readOnly.sorted() where !path.hasPrefix("/usr/") {
+            arguments += ["--ro-bind-try", path, path]
+        }
+        for path in launch.readOnlyPaths {
+            arguments += ["--ro-bind", path, path]
+        }
+        arguments += ["--ro-bind", launch.channelDirectory, launch.channelDirectory]
+        arguments += ["--size", String(launch.limits.scratchMB << 20), "--perms", "0700", "--tmpfs", Self.scratch]
+        arguments += ["--chdir", Self.scratch]
+        arguments += ["--", launch.interpreter.executable, "-I", "-X", "utf8", launch.driverPath]
+        return SandboxCommand(executable: bwrap, arguments: arguments, scratchDirectory: Self.scratch)
+    }
+}
+#endif
+
+#if os(macOS)
+/// `strict` on macOS: a Seatbelt profile (sandbox-exec) that denies network and writes outside the scratch folder.
+struct SeatbeltSandbox: REPLSandbox {
+    var level: SandboxLevel { .strict }
+    var summary: String { "strict: sandbox-exec profile (no network, writes only to the scratch folder), rlimits" }
+
+    func command(for launch: SandboxLaunch) -> SandboxCommand {
+        let profile = """
+            (version 1)
+            (deny default)
+            (allow process-exec process-fork signal (target same-sandbox))
+            (allow file-read*)
+            (allow file-write* (subpath "\(launch.hostScratchDirectory)"))
+            (allow network-outbound (remote unix-socket (subpath "\(launch.channelDirectory)")))
+            (allow sysctl-read mach-lookup ipc-posix-shm)
+            """
+        return SandboxCommand(executable: "/usr/bin/sandbox-exec",
+                              arguments: ["-p", profile, launch.interpreter.executable, "-I", "-X", "utf8", launch.driverPath],
+                              scratchDirectory: launch.hostScratchDirectory)
+    }
+}
+#endif
+
+/// Finds a program on PATH (or the usual system folders).
+func findExecutable(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for directory in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/local/bin"] {
+        let candidate = directory + "/" + name
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
