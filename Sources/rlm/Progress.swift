@@ -21,6 +21,10 @@ final class Progress: Sendable {
             // Isolation warnings are shown even without a terminal: a weaker sandbox is never silent.
             for case .string(let warning) in warnings { write("rlm: \(warning)") }
         }
+        if event.event == .contextLoaded, case .array(let notes)? = event.details?["notes"] {
+            // Said even without a terminal: nothing about the input is changed silently.
+            for case .string(let note) in notes { write("rlm: note: \(note)") }
+        }
         guard enabled else { return }
         switch event.event {
         case .contextLoaded:

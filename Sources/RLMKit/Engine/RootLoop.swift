@@ -82,7 +82,8 @@ struct RLMRun: Sendable {
                 await recorder.emit(.contextLoaded) {
                     $0.seconds = loadSeconds
                     $0.details = ["type": .string(loaded.type), "chars": .number(Double(loaded.size)),
-                                  "python": .string(python.version)]
+                                  "python": .string(python.version),
+                                  "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
                 }
                 return try await loop(repl: repl, description: description, ledger: ledger, recorder: recorder)
             }
@@ -96,6 +97,15 @@ struct RLMRun: Sendable {
             await log?.close()
             throw error
         }
+    }
+
+    /// What the user should hear about their input: replaced bytes, skipped files.
+    static func inputNotes(_ description: ContextDescription) -> [String] {
+        var notes = description.notes ?? []
+        if let replaced = description.replacedInvalidUTF8, replaced > 0 {
+            notes.append("\(replaced) invalid UTF-8 sequence(s) in the context were replaced by U+FFFD")
+        }
+        return notes
     }
 
     private func header() -> [String: JSONValue] {

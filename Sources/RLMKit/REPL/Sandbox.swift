@@ -162,10 +162,10 @@ struct BubblewrapSandbox: REPLSandbox {
 
     /// Starts the interpreter once in the sandbox, so a kernel without user namespaces is found before the run.
     func probe(interpreter: PythonInterpreter) async throws {
-        let launch = SandboxLaunch(interpreter: interpreter, driverPath: "-c", channelDirectory: "/nonexistent-rlm",
-                                   hostScratchDirectory: "/tmp", readOnlyPaths: [], limits: REPLResourceLimits())
+        let launch = SandboxLaunch(interpreter: interpreter, driverPath: "PROBE", channelDirectory: NSTemporaryDirectory(),
+                                   hostScratchDirectory: NSTemporaryDirectory(), readOnlyPaths: [], limits: REPLResourceLimits())
         var command = command(for: launch)
-        command.arguments.removeLast(2)  // drop "-c" "driver": replaced by a probe
+        command.arguments.removeLast()  // the driver's path: a one-line probe runs instead
         command.arguments += ["-c", "print('ok')"]
         let (code, output) = await ProcessRunner.run(command.executable, command.arguments)
         guard code == 0, output.contains("ok") else {

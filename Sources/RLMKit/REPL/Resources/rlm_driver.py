@@ -358,6 +358,11 @@ class Session:
             os.close(saved_fds[0])
             os.close(saved_fds[1])
         self.append_process_output(out)
+        if interrupted:
+            stopped = stop_descendants()
+            if stopped:
+                err.write("[stopped %d process(es) the cell had started]\n" % stopped)
+        reap_zombies()
         restored = self.check_answer_and_restore()
         if restored:
             err.write("[note: reserved name(s) %s were overwritten and have been restored]\n" % ", ".join(restored))
@@ -412,6 +417,64 @@ class Session:
         return restored
 
 
+def become_subreaper():
+    """Orphaned grandchildren (double forks) are re-parented to this process, so they can be found and stopped."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def descendants(root):
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
+        found |= frontier
+    return found
+
+
+def stop_descendants():
+    """Kills every process below this one (a fork bomb's children keep forking, so repeat until none is left)."""
+    if not os.path.isdir("/proc"):
+        return 0
+    stopped = set()
+    for _ in range(50):
+        pids = descendants(os.getpid())
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                stopped.add(pid)
+            except OSError:
+                pass
+        reap_zombies()
+        time.sleep(0.02)
+    reap_zombies()
+    return len(stopped)
+
+
+def reap_zombies():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def size_label(value):
     try:
         return "len %d" % len(value)
@@ -457,6 +520,7 @@ def main():
     if workdir:
         os.chdir(workdir)
     apply_limits(boot.get("limits") or {})
+    become_subreaper()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
