@@ -187,3 +187,39 @@ print("| ideal ceil(\(options.batchSize)/\(options.concurrency)) × \(fmt(latenc
 print("| batch inside the REPL | \(fmt(median(batch))) s (\(fmt(median(batch) / ideal, 3))× ideal) | \(batch.map { fmt($0) }.joined(separator: ", ")) |")
 print("| whole `rlm ask` process (start, context, 1 root turn, batch, exit) | \(fmt(median(wall))) s | \(wall.map { fmt($0) }.joined(separator: ", ")) |")
 print("| peak requests in flight at the server | \(peaks.max() ?? 0) | |")
+
+// 4. What each sandbox level adds: REPL start (first root request, tiny context) and time per cell.
+print("\n## Sandbox cost (tiny context, \(options.runs) runs, 20 one-line cells per run)")
+let cells = 20
+let stepper = try await ModelSimulator.start(models: ["root"]) { request in
+    SimulatedReply(text: request.assistantTurns < cells ? "```repl\nx = \(request.assistantTurns)\n```" : "```repl\nFINAL(x)\n```")
+}
+print("| level | `rlm ask` start → first root request (median) | host-measured time per cell (median) |")
+print("|---|---|---|")
+for level in ["none", "basic", "strict"] {
+    var starts: [Double] = []
+    var cellTimes: [Double] = []
+    for _ in 0..<options.runs {
+        stepper.resetCounters()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-bench-\(level).jsonl")
+        let started = ContinuousClock.now
+        let result = try await Subprocess.run(
+            .path(FilePath(rlmBinary)),
+            arguments: Arguments(["ask", "benchmark", "--context", small.path, "--quiet", "--sandbox", level,
+                                  "--max-iterations", String(cells + 2), "--log", log.path]),
+            environment: .custom(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                                  "HOME": NSTemporaryDirectory(), "RLM_BASE_URL": stepper.baseURL, "RLM_MODEL": "root"]),
+            output: .discarded, error: .string(limit: 1 << 20))
+        guard case .exited(0) = result.terminationStatus else { print("run failed: \(result.standardError)"); exit(1) }
+        starts.append((stepper.firstRequestAt! - started).seconds)
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        for line in lines {
+            guard let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  event["event"] as? String == "code_executed", let seconds = event["seconds"] as? Double else { continue }
+            cellTimes.append(seconds * 1000)
+        }
+        try? FileManager.default.removeItem(at: log)
+    }
+    print("| \(level) | \(fmt(median(starts))) s | \(fmt(median(cellTimes))) ms |")
+}
+await stepper.shutdown()

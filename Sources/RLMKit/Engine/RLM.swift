@@ -129,13 +129,14 @@ enum ModelWindows {
     }
 }
 
-func peakRSSBytes(children: Bool) -> Int {
+/// Peak resident memory of this process.
+func hostPeakRSSBytes() -> Int {
     var usage = rusage()
     #if canImport(Glibc)
-    getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss) * 1024
     #else
-    getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF, &usage)
     return Int(usage.ru_maxrss)
     #endif
 }

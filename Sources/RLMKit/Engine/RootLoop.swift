@@ -85,7 +85,9 @@ struct RLMRun: Sendable {
                                   "python": .string(python.version),
                                   "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
                 }
-                return try await loop(repl: repl, description: description, ledger: ledger, recorder: recorder)
+                var outcome = try await loop(repl: repl, description: description, ledger: ledger, recorder: recorder)
+                outcome.replPeakRSSBytes = await repl.peakRSSBytes
+                return outcome
             }
             let result = await finish(outcome, started: started, ledger: ledger, limiter: limiter, recorder: recorder, log: log)
             return result
@@ -134,6 +136,7 @@ struct RLMRun: Sendable {
         var source: String?
         var iterations: Int
         var context: ContextDescription?
+        var replPeakRSSBytes = 0
     }
 
     private func loop(repl: REPLSession, description: ContextDescription, ledger: UsageLedger,
@@ -365,7 +368,7 @@ struct RLMRun: Sendable {
                          answerSource: outcome.source, usageByModel: usage, totalUsage: total,
                          iterations: outcome.iterations, subCalls: subCalls, peakConcurrency: peak,
                          wallSeconds: wall, context: outcome.context, logPath: log?.url.path,
-                         hostPeakRSSBytes: peakRSSBytes(children: false), replPeakRSSBytes: peakRSSBytes(children: true),
+                         hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
                          trajectory: await recorder.events)
     }
 }

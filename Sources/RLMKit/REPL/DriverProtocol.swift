@@ -112,12 +112,14 @@ struct DriverMessage: Decodable, Sendable {
     var finalSource: String?
     var restored: [String]?
     var seconds: Double?
+    var peakRSSKilobytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case type, id, token, message, pid, python, description, kind, prompts, contexts, model
         case stdout, stderr, error, interrupted, final, restored, seconds
         case loadSeconds = "load_seconds"
         case finalSource = "final_source"
+        case peakRSSKilobytes = "peak_rss_kb"
     }
 }
 

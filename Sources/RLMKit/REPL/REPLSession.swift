@@ -111,6 +111,8 @@ public actor REPLSession {
     public private(set) var contextDescription: ContextDescription?
     /// Seconds the driver took to load the context the first time.
     public private(set) var contextLoadSeconds: Double = 0
+    /// Largest resident memory any interpreter of this session reported, in bytes.
+    public private(set) var peakRSSBytes = 0
 
     private enum State { case starting, ready, failed(any Error), closed }
     private var state: State = .starting
@@ -506,6 +508,7 @@ public actor REPLSession {
     }
 
     private func handle(_ message: DriverMessage, token: String) {
+        if let kilobytes = message.peakRSSKilobytes { peakRSSBytes = max(peakRSSBytes, kilobytes * 1024) }
         switch message.type {
         case "ready":
             guard message.token == token else { return }

@@ -376,6 +376,7 @@ class Session:
             "final_source": source,
             "restored": restored,
             "seconds": seconds,
+            "peak_rss_kb": peak_rss_kb(),
         }
 
     def execute(self, code):
@@ -475,6 +476,12 @@ def reap_zombies():
             return
 
 
+def peak_rss_kb():
+    """This interpreter's peak resident memory (the host cannot see it through a sandbox's process tree)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def size_label(value):
     try:
         return "len %d" % len(value)
@@ -549,6 +556,7 @@ def main():
         "pid": os.getpid(),
         "python": sys.version.split()[0],
         "load_seconds": time.monotonic() - started,
+        "peak_rss_kb": peak_rss_kb(),
         "description": describe(value, replaced, source),
     })
     del value
