@@ -5,14 +5,14 @@ enum ContextPreparer {
     /// Directory names never loaded from a directory context: version-control and build internals.
     static let skippedDirectories: Set<String> = [".git", ".hg", ".svn", ".build", "node_modules", "__pycache__", ".venv"]
 
-    static func prepare(_ context: RLMContext, scratch: URL) throws -> PreparedContext {
+    static func prepare(_ context: RLMContext, scratch: URL, fileName: String? = nil) throws -> PreparedContext {
         switch context {
         case .text(let text):
-            let url = scratch.appendingPathComponent("context.txt")
+            let url = scratch.appendingPathComponent(fileName ?? "context.txt")
             try Data(text.utf8).write(to: url)
             return PreparedContext(path: url.path, format: .text, notes: [], isTemporary: true)
         case .json(let data):
-            let url = scratch.appendingPathComponent("context.json")
+            let url = scratch.appendingPathComponent(fileName ?? "context.json")
             try data.write(to: url)
             return PreparedContext(path: url.path, format: .json, notes: [], isTemporary: true)
         case .file(let url):

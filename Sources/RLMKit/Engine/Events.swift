@@ -8,7 +8,11 @@ public struct RLMEvent: Sendable, Codable {
         /// How the REPL is isolated (`status` is the level, `text` the mechanism), with any fallback warning.
         case sandbox
         case iterationStarted = "iteration_started"
+        /// A piece of the root model's reply while it streams (delivered to observers, not logged).
+        case modelDelta = "model_delta"
         case modelResponse = "model_response"
+        /// Older turns were summarised to stay inside the root model's window.
+        case historyCompacted = "history_compacted"
         case codeExecuted = "code_executed"
         case subCallStarted = "subcall_started"
         case subCallFinished = "subcall_finished"
@@ -20,6 +24,10 @@ public struct RLMEvent: Sendable, Codable {
     public var event: Kind
     /// Seconds since the run started.
     public var time: Double
+    /// Which RLM of the tree this is about: "0" for the top level, "0.2" for its second child, and so on.
+    public var trajectory: String?
+    /// For a sub-call that started a child RLM: the child's trajectory id.
+    public var childTrajectory: String?
     public var iteration: Int?
     public var text: String?
     public var code: String?
@@ -42,7 +50,8 @@ public struct RLMEvent: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case event, time, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details
+        case event, time, trajectory, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details
+        case childTrajectory = "child_trajectory"
         case finishReason = "finish_reason"
         case subCallID = "subcall_id"
         case promptChars = "prompt_chars"

@@ -160,6 +160,25 @@ enum Prompts {
         wrote yourself was ignored.
         """
 
+    static let compactionSystem = """
+        You condense the working notes of an analyst who answers a question by running Python code over a large \
+        input. Keep every fact that was established, every variable name that holds a result and what it holds, \
+        the approaches that failed, and the next steps. Drop the code output that is no longer needed. Write \
+        plain prose and short lists, at most about 600 words.
+        """
+
+    static func compactionRequest(query: String, transcript: String) -> String {
+        "The question being worked on: \(OutputTruncation.clip(query, limit: 2_000))\n\nThe turns to condense:\n\n\(transcript)"
+    }
+
+    static func compactedHistory(summary: String, turns: Int) -> String {
+        """
+        [Earlier work, condensed: \(turns) messages were summarised to stay inside your context window. The full \
+        text is in the REPL variable `history`, a list of {"role", "content"} dicts.]
+        \(summary)
+        """
+    }
+
     static func lastTurn(query: String) -> String {
         """
         You are out of turns. Reply now with one ```repl block that submits your best answer to the question \

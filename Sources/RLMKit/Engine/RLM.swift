@@ -36,10 +36,24 @@ public struct RLM: Sendable {
     public var systemPrompt: String?
     /// Where the JSON-lines trajectory goes; nil writes none.
     public var logURL: URL?
+    /// Limits over the whole recursion tree.
+    public var budget: RLMBudget
+    /// Prices for cost accounting and `budget.maxCostUSD`.
+    public var prices: PriceTable
+    /// Context window of the root model in tokens; older turns are summarised when the conversation nears it.
+    /// Nil looks the model up in a table of known models.
+    public var rootModelWindowTokens: Int?
+    /// Stream the root model's replies (events of kind `model_delta` carry the text as it arrives).
+    public var streamRootResponses: Bool
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
-                logURL: URL? = nil) {
+                logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
+                rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false) {
+        self.budget = budget
+        self.prices = prices
+        self.rootModelWindowTokens = rootModelWindowTokens
+        self.streamRootResponses = streamRootResponses
         self.rootModel = rootModel
         self.subModel = subModel
         self.limits = limits
@@ -90,6 +104,8 @@ public struct RLMResult: Sendable, Codable {
     public var answerSource: String?
     public var usageByModel: [String: ModelUsage]
     public var totalUsage: TokenUsage
+    /// Cost of the whole tree in USD; nil when a model used has no price.
+    public var costUSD: Double?
     public var iterations: Int
     public var subCalls: Int
     /// Most sub-calls that were in flight at the same time.
@@ -107,6 +123,7 @@ public struct RLMResult: Sendable, Codable {
         case answerSource = "answer_source"
         case usageByModel = "usage"
         case totalUsage = "total_usage"
+        case costUSD = "cost_usd"
         case subCalls = "sub_calls"
         case peakConcurrency = "peak_concurrency"
         case wallSeconds = "wall_seconds"

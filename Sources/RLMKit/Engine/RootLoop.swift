@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Collects the run's events, hands them to the observer and writes them to the log, in order.
 actor EventRecorder {
@@ -15,16 +16,19 @@ actor EventRecorder {
 
     var elapsed: Double { (ContinuousClock.now - started).seconds }
 
-    func emit(_ kind: RLMEvent.Kind, _ fill: (inout RLMEvent) -> Void = { _ in }) async {
+    func emit(_ kind: RLMEvent.Kind, trajectory: String, _ fill: @Sendable (inout RLMEvent) -> Void = { _ in }) async {
         var event = RLMEvent(event: kind, time: elapsed)
+        event.trajectory = trajectory
         fill(&event)
-        events.append(event)
         observer?(event)
+        // Streaming deltas go to the observer only: the response event that follows holds the whole text.
+        guard kind != .modelDelta else { return }
+        events.append(event)
         await log?.write(event)
     }
 }
 
-/// Hands out sub-call ids.
+/// Hands out ids.
 actor Counter {
     private var value = 0
     func next() -> Int {
@@ -33,71 +37,235 @@ actor Counter {
     }
 }
 
-/// One run of the root loop: prepares the context, starts the REPL, and talks to the root model
-/// until it submits an answer from code or runs out of turns.
+/// What every RLM of one recursion tree shares: accounting, concurrency, events, the interpreter and sandbox.
+struct RunTree: Sendable {
+    let configuration: RLM
+    let ledger: RunLedger
+    /// Model calls in flight anywhere in the tree below the top-level root.
+    let modelCalls: ConcurrencyLimiter
+    /// Child RLMs alive at each depth (one pool per level, so a parent never waits on its own children's slots).
+    let childSlots: [ConcurrencyLimiter]
+    let recorder: EventRecorder
+    let subCallIDs = Counter()
+    let childIDs = Counter()
+    let python: PythonInterpreter
+    let sandbox: any REPLSandbox
+    let scratch: URL
+
+    var subModel: any LanguageModel { configuration.subModel ?? configuration.rootModel }
+}
+
+/// The latest state of one RLM, kept outside its loop so a cancelled or timed-out run can still report it.
+final class RunProgress: Sendable {
+    private let state = Mutex((iterations: 0, lastProse: ""))
+    func update(iteration: Int, prose: String) {
+        state.withLock {
+            $0.iterations = iteration
+            if !prose.isEmpty { $0.lastProse = prose }
+        }
+    }
+    var snapshot: (iterations: Int, lastProse: String) { state.withLock { $0 } }
+}
+
+/// One run: the top-level RLM and, through `rlm_query`, its children.
 struct RLMRun: Sendable {
     let configuration: RLM
     let query: String
     let onEvent: (@Sendable (RLMEvent) -> Void)?
 
-    init(configuration: RLM, query: String, onEvent: (@Sendable (RLMEvent) -> Void)?) {
-        self.configuration = configuration
-        self.query = query
-        self.onEvent = onEvent
-    }
-
-    private var subModel: any LanguageModel { configuration.subModel ?? configuration.rootModel }
-
     func run(context: RLMContext) async throws -> RLMResult {
         let started = ContinuousClock.now
         let log = try configuration.logURL.map { try TrajectoryLog(url: $0) }
         let recorder = EventRecorder(started: started, log: log, observer: onEvent)
-        let ledger = UsageLedger()
-        let limiter = ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
+        let ledger = RunLedger(budget: configuration.budget, prices: configuration.prices, started: started)
         await log?.write(header())
-        await recorder.emit(.runStarted) { $0.text = query; $0.model = configuration.rootModel.name }
+        await recorder.emit(.runStarted, trajectory: "0") { $0.text = query; $0.model = configuration.rootModel.name }
 
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-context-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: scratch) }
 
+        let progress = RunProgress()
+        let modelCalls = ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
         do {
+            try checkPrices()
             async let locatedPython = PythonLocator.locate(configuration.repl.python)
             let prepared = try ContextPreparer.prepare(context, scratch: scratch)
             let python = try await locatedPython
             let (sandbox, warnings) = try await SandboxSelector.select(configuration.repl.sandbox, interpreter: python)
-            await recorder.emit(.sandbox) {
+            await recorder.emit(.sandbox, trajectory: "0") {
                 $0.status = sandbox.level.rawValue
                 $0.text = sandbox.summary
                 $0.details = ["warnings": .array(warnings.map { .string($0) })]
             }
-            let subCalls = makeSubCallHandler(ledger: ledger, limiter: limiter, recorder: recorder)
-            let outcome = try await REPLSession.withSession(configuration: configuration.repl, interpreter: python,
-                                                             sandbox: sandbox, context: prepared,
-                                                             subCalls: subCalls) { repl in
-                var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
-                description.notes = prepared.notes.isEmpty ? nil : prepared.notes
-                let loaded = description
-                let loadSeconds = await repl.contextLoadSeconds
-                await recorder.emit(.contextLoaded) {
-                    $0.seconds = loadSeconds
-                    $0.details = ["type": .string(loaded.type), "chars": .number(Double(loaded.size)),
-                                  "python": .string(python.version),
-                                  "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
-                }
-                var outcome = try await loop(repl: repl, description: description, ledger: ledger, recorder: recorder)
-                outcome.replPeakRSSBytes = await repl.peakRSSBytes
-                return outcome
+            let limits = configuration.limits
+            let tree = RunTree(configuration: configuration, ledger: ledger, modelCalls: modelCalls,
+                               childSlots: (0...limits.maxDepth).map { _ in ConcurrencyLimiter(limit: limits.maxConcurrency) },
+                               recorder: recorder, python: python, sandbox: sandbox, scratch: scratch)
+            let root = RLMNode(tree: tree, query: query, depth: 1, trajectoryID: "0", progress: progress, isTopLevel: true)
+            let outcome = try await withDeadline(ledger.deadline) {
+                try await root.run(context: prepared)
+            } onTimeout: {
+                Self.partial(progress, reason: .timeout, limit: configuration.limits.maxIterations)
             }
-            let result = await finish(outcome, started: started, ledger: ledger, limiter: limiter, recorder: recorder, log: log)
-            return result
+            return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
+        } catch is CancellationError {
+            let outcome = Self.partial(progress, reason: .cancelled, limit: configuration.limits.maxIterations)
+            return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
         } catch {
-            await recorder.emit(.runFinished) {
+            await recorder.emit(.runFinished, trajectory: "0") {
                 $0.status = "failed"
                 $0.error = String(describing: error)
             }
             await log?.close()
             throw error
+        }
+    }
+
+    /// Runs `body`, or gives `onTimeout()` once `deadline` passes (the body is cancelled, REPLs included).
+    private func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T,
+                                           onTimeout: @escaping @Sendable () -> T) async throws -> T {
+        guard let deadline else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let value = next { return value }
+                group.cancelAll()
+                while (try? await group.next()) != nil {}
+                return onTimeout()
+            }
+            return onTimeout()
+        }
+    }
+
+    /// The best partial answer of a run that a limit or a cancellation stopped.
+    static func partial(_ progress: RunProgress, reason: StopReason, limit: Int) -> RLMNode.Outcome {
+        let state = progress.snapshot
+        let answer = state.lastProse.isEmpty ? "(no answer: the run stopped (\(reason.rawValue)) before the model submitted one)" : state.lastProse
+        return RLMNode.Outcome(answer: answer, status: .partial, stopReason: reason, source: nil,
+                               iterations: state.iterations, context: nil)
+    }
+
+    private func checkPrices() throws {
+        guard configuration.budget.maxCostUSD != nil else { return }
+        let models = [configuration.rootModel, configuration.subModel ?? configuration.rootModel]
+        for model in models where configuration.prices.price(for: model.name) == nil {
+            throw UnpricedModel(model: model.name)
+        }
+    }
+
+    private func header() -> [String: JSONValue] {
+        let sub = configuration.subModel ?? configuration.rootModel
+        let budget = configuration.budget
+        var header: [String: JSONValue] = [
+            "event": .string("header"),
+            "rlmkit_version": .string(RLMKitVersion.string),
+            "root_model": .string(configuration.rootModel.name),
+            "root_endpoint": .string(configuration.rootModel.endpointDescription),
+            "sub_model": .string(sub.name),
+            "sub_endpoint": .string(sub.endpointDescription),
+            "max_iterations": .number(Double(configuration.limits.maxIterations)),
+            "max_concurrency": .number(Double(configuration.limits.maxConcurrency)),
+            "max_depth": .number(Double(configuration.limits.maxDepth)),
+            "cell_timeout_seconds": .number(configuration.repl.cellTimeout.seconds),
+            "query": .string(query),
+            "started_at": .string(ISO8601DateFormatter().string(from: Date())),
+        ]
+        if let value = budget.maxSubCalls { header["max_subcalls"] = .number(Double(value)) }
+        if let value = budget.maxTokens { header["max_tokens"] = .number(Double(value)) }
+        if let value = budget.maxCostUSD { header["max_cost_usd"] = .number(value) }
+        if let value = budget.timeout { header["timeout_seconds"] = .number(value.seconds) }
+        if let value = budget.maxConsecutiveErrors { header["max_errors"] = .number(Double(value)) }
+        return header
+    }
+
+    private func finish(_ outcome: RLMNode.Outcome, started: ContinuousClock.Instant, ledger: RunLedger,
+                        recorder: EventRecorder, modelCalls: ConcurrencyLimiter, log: TrajectoryLog?) async -> RLMResult {
+        let usage = await ledger.usageByModel
+        let total = await ledger.total
+        let cost = await ledger.costUSD
+        let subCalls = await ledger.subCalls
+        let peak = await modelCalls.peak
+        let wall = (ContinuousClock.now - started).seconds
+        await recorder.emit(.runFinished, trajectory: "0") {
+            $0.status = outcome.status.rawValue
+            $0.text = outcome.answer
+            $0.source = outcome.source
+            $0.iteration = outcome.iterations
+            $0.usage = total
+            $0.seconds = wall
+            $0.error = outcome.stopReason?.rawValue
+            var details: [String: JSONValue] = ["sub_calls": .number(Double(subCalls)), "peak_concurrency": .number(Double(peak))]
+            if let cost { details["cost_usd"] = .number(cost) }
+            $0.details = details
+        }
+        await log?.close()
+        return RLMResult(answer: outcome.answer, status: outcome.status, stopReason: outcome.stopReason?.rawValue,
+                         answerSource: outcome.source, usageByModel: usage, totalUsage: total, costUSD: cost,
+                         iterations: outcome.iterations, subCalls: subCalls, peakConcurrency: peak,
+                         wallSeconds: wall, context: outcome.context, logPath: log?.url.path,
+                         hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
+                         trajectory: await recorder.events)
+    }
+}
+
+/// One RLM of the tree: its own REPL and root loop.
+struct RLMNode: Sendable {
+    let tree: RunTree
+    let query: String
+    /// 1 for the top-level RLM.
+    let depth: Int
+    let trajectoryID: String
+    let progress: RunProgress
+    let isTopLevel: Bool
+
+    /// What the loop found before the totals are added.
+    struct Outcome: Sendable {
+        var answer: String
+        var status: RLMResult.Status
+        var stopReason: StopReason?
+        var source: String?
+        var iterations: Int
+        var context: ContextDescription?
+        var replPeakRSSBytes = 0
+    }
+
+    private var configuration: RLM { tree.configuration }
+
+    private func emit(_ kind: RLMEvent.Kind, _ fill: @Sendable (inout RLMEvent) -> Void = { _ in }) async {
+        await tree.recorder.emit(kind, trajectory: trajectoryID, fill)
+    }
+
+    /// Starts this RLM's REPL over `context` and runs the loop in it.
+    func run(context prepared: PreparedContext) async throws -> Outcome {
+        let subCalls = makeSubCallHandler()
+        return try await REPLSession.withSession(configuration: configuration.repl, interpreter: tree.python,
+                                                 sandbox: tree.sandbox, context: prepared,
+                                                 subCalls: subCalls) { repl in
+            var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
+            description.notes = prepared.notes.isEmpty ? nil : prepared.notes
+            let loaded = description
+            let loadSeconds = await repl.contextLoadSeconds
+            await emit(.contextLoaded) {
+                $0.seconds = loadSeconds
+                $0.details = ["type": .string(loaded.type), "chars": .number(Double(loaded.size)),
+                              "python": .string(tree.python.version), "depth": .number(Double(depth)),
+                              "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
+            }
+            var outcome: Outcome
+            do {
+                outcome = try await loop(repl: repl, description: description)
+            } catch let exhausted as BudgetExhausted {
+                outcome = RLMRun.partial(progress, reason: exhausted.reason, limit: configuration.limits.maxIterations)
+            }
+            outcome.context = description
+            outcome.replPeakRSSBytes = await repl.peakRSSBytes
+            return outcome
         }
     }
 
@@ -110,62 +278,37 @@ struct RLMRun: Sendable {
         return notes
     }
 
-    private func header() -> [String: JSONValue] {
-        var header: [String: JSONValue] = [
-            "event": .string("header"),
-            "rlmkit_version": .string(RLMKitVersion.string),
-            "root_model": .string(configuration.rootModel.name),
-            "root_endpoint": .string(configuration.rootModel.endpointDescription),
-            "sub_model": .string(subModel.name),
-            "sub_endpoint": .string(subModel.endpointDescription),
-            "max_iterations": .number(Double(configuration.limits.maxIterations)),
-            "max_concurrency": .number(Double(configuration.limits.maxConcurrency)),
-            "max_depth": .number(Double(configuration.limits.maxDepth)),
-            "cell_timeout_seconds": .number(configuration.repl.cellTimeout.seconds),
-            "query": .string(query),
-        ]
-        header["started_at"] = .string(ISO8601DateFormatter().string(from: Date()))
-        return header
-    }
-
-    /// What the loop found before the totals are added.
-    struct LoopOutcome {
-        var answer: String
-        var status: RLMResult.Status
-        var stopReason: String?
-        var source: String?
-        var iterations: Int
-        var context: ContextDescription?
-        var replPeakRSSBytes = 0
-    }
-
-    private func loop(repl: REPLSession, description: ContextDescription, ledger: UsageLedger,
-                      recorder: EventRecorder) async throws -> LoopOutcome {
+    private func loop(repl: REPLSession, description: ContextDescription) async throws -> Outcome {
         let limits = configuration.limits
+        let subModel = tree.subModel
         let window = configuration.subModelWindowTokens ?? ModelWindows.tokens(for: subModel.name)
         let facts = PromptFacts(description: description, maxIterations: limits.maxIterations,
                                 maxOutputChars: configuration.repl.maxOutputChars,
                                 maxConcurrency: limits.maxConcurrency, subCallChars: window * 3,
-                                subModelName: subModel.name, remainingDepth: limits.maxDepth - 1)
+                                subModelName: subModel.name, remainingDepth: limits.maxDepth - depth)
         let system = configuration.systemPrompt.map {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
         } ?? Prompts.system(facts)
-        var messages: [ChatMessage] = [.system(system), .user(Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))]
+        var conversation = Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
         var nudged = false
-        var lastProse = ""
+        var consecutiveErrors = 0
 
         for iteration in 1...limits.maxIterations + 1 {
+            try Task.checkCancellation()
+            try await stopIfFatal()
             let isLastChance = iteration > limits.maxIterations
-            await recorder.emit(.iterationStarted) { $0.iteration = iteration }
-            let response = try await askRoot(messages, iteration: iteration, ledger: ledger, recorder: recorder)
-            messages.append(.assistant(response.text))
+            await emit(.iterationStarted) { $0.iteration = iteration }
+            try await compactIfNeeded(&conversation, repl: repl, iteration: iteration)
+            try await tree.ledger.checkSpend()
+            let response = try await askRoot(conversation.messages, iteration: iteration)
+            conversation.append(.assistant(response.text))
             let parsed = ResponseParser.parse(response.text)
-            lastProse = prose(of: response.text)
+            progress(iteration: iteration, prose: Self.prose(of: response.text))
 
             if parsed.codeBlocks.isEmpty {
                 if let bare = parsed.bareFinal,
-                   let answer = try await submitBareFinal(bare, repl: repl, iteration: iteration, recorder: recorder) {
-                    return LoopOutcome(answer: answer, status: .answered, source: "reply", iterations: iteration, context: description)
+                   let answer = try await submitBareFinal(bare, repl: repl, iteration: iteration) {
+                    return Outcome(answer: answer, status: .answered, source: "reply", iterations: iteration)
                 }
                 if isLastChance { break }
                 var notes: [String] = []
@@ -175,7 +318,7 @@ struct RLMRun: Sendable {
                     notes.append(nudged ? Prompts.noCodeNudge + " This turn counts as failed." : Prompts.noCodeNudge)
                     nudged = true
                 }
-                messages.append(.user(nextUserMessage(outputs: [], notes: notes, iteration: iteration)))
+                conversation.append(.user(await nextUserMessage(outputs: [], notes: notes, iteration: iteration)))
                 continue
             }
             nudged = false
@@ -183,7 +326,7 @@ struct RLMRun: Sendable {
             var outputs: [String] = []
             for (index, code) in parsed.codeBlocks.enumerated() {
                 let outcome = try await repl.execute(code)
-                await recorder.emit(.codeExecuted) {
+                await emit(.codeExecuted) {
                     $0.iteration = iteration
                     $0.code = code
                     $0.stdout = outcome.stdout
@@ -195,48 +338,71 @@ struct RLMRun: Sendable {
                                   "stderr_chars": .number(Double(outcome.stderrTotal))]
                 }
                 if outcome.interpreterRestarted {
-                    await recorder.emit(.interpreterRestarted) { $0.iteration = iteration; $0.error = outcome.deathReason }
+                    await emit(.interpreterRestarted) { $0.iteration = iteration; $0.error = outcome.deathReason }
                 }
                 if let final = outcome.final {
-                    await recorder.emit(.finalAnswer) { $0.iteration = iteration; $0.text = final; $0.source = outcome.finalSource }
-                    return LoopOutcome(answer: final, status: .answered, source: outcome.finalSource,
-                                       iterations: iteration, context: description)
+                    await emit(.finalAnswer) { $0.iteration = iteration; $0.text = final; $0.source = outcome.finalSource }
+                    return Outcome(answer: final, status: .answered, source: outcome.finalSource, iterations: iteration)
                 }
+                try Task.checkCancellation()
+                try await stopIfFatal()
+                consecutiveErrors = outcome.failed ? consecutiveErrors + 1 : 0
                 outputs.append(Prompts.blockOutput(index: index, count: parsed.codeBlocks.count, outcome: outcome))
+                if let limit = configuration.budget.maxConsecutiveErrors, consecutiveErrors >= limit {
+                    throw BudgetExhausted(reason: .maxErrors, detail: "max-errors: \(limit) failing code blocks in a row")
+                }
             }
             if isLastChance { break }
             var notes: [String] = []
             if response.finishReason == .length || parsed.hasUnclosedFence { notes.append(Prompts.cutOffNote) }
             if parsed.mentionsFinalOutsideCode { notes.append(Prompts.proseFinalNote) }
             if parsed.claimsOutput { notes.append(Prompts.imaginedOutputNote) }
-            messages.append(.user(nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
+            conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
         }
-        // No answer even after the last-chance turn: return what the model last said, marked partial.
-        let partial = lastProse.isEmpty ? "(no answer: the model did not submit one within \(limits.maxIterations) turns)" : lastProse
-        return LoopOutcome(answer: partial, status: .partial, stopReason: "max_iterations", source: nil,
-                           iterations: limits.maxIterations, context: description)
+        return RLMRun.partial(progress, reason: .maxIterations, limit: limits.maxIterations)
     }
 
-    /// The next user message: code output and notes, then either the next turn's header or the last-chance demand.
-    private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) -> String {
+    private func progress(iteration: Int, prose: String) {
+        progress.update(iteration: min(iteration, configuration.limits.maxIterations), prose: prose)
+    }
+
+    /// A bad key or unknown model in any sub-call stops the whole tree at once.
+    private func stopIfFatal() async throws {
+        if let fatal = await tree.ledger.fatalError { throw fatal }
+    }
+
+    /// The next user message: code output, notes, what is left of the budget, then the next turn's header or
+    /// the last-chance demand.
+    private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) async -> String {
         let maxIterations = configuration.limits.maxIterations
+        var notes = notes
+        if let budget = await tree.ledger.remainingSummary() { notes.append(budget) }
         if iteration >= maxIterations {
-            var parts = outputs + notes
-            parts.append(Prompts.lastTurn(query: query))
-            return parts.joined(separator: "\n\n")
+            return (outputs + notes + [Prompts.lastTurn(query: query)]).joined(separator: "\n\n")
         }
         return Prompts.feedback(outputs: outputs, notes: notes, nextTurn: iteration + 1,
                                 maxIterations: maxIterations, query: query)
     }
 
-    private func askRoot(_ messages: [ChatMessage], iteration: Int, ledger: UsageLedger,
-                         recorder: EventRecorder) async throws -> ModelResponse {
+    private func askRoot(_ messages: [ChatMessage], iteration: Int) async throws -> ModelResponse {
         let model = configuration.rootModel
         let started = ContinuousClock.now
+        let request = ModelRequest(messages: messages)
+        let trajectory = trajectoryID
+        let recorder = tree.recorder
+        let call: @Sendable () async throws -> ModelResponse = {
+            if configuration.streamRootResponses {
+                return try await model.complete(request) { delta in
+                    Task { await recorder.emit(.modelDelta, trajectory: trajectory) { $0.text = delta; $0.iteration = iteration } }
+                }
+            }
+            return try await model.complete(request)
+        }
         do {
-            let response = try await model.complete(ModelRequest(messages: messages))
-            await ledger.record(model: model.name, usage: response.usage, isSubCall: false)
-            await recorder.emit(.modelResponse) {
+            // A child's root calls share the tree's concurrency limit; the top-level root is never throttled.
+            let response = isTopLevel ? try await call() : try await tree.modelCalls.run(call)
+            await tree.ledger.record(model: model.name, usage: response.usage)
+            await emit(.modelResponse) {
                 $0.iteration = iteration
                 $0.model = model.name
                 $0.text = response.text
@@ -246,25 +412,24 @@ struct RLMRun: Sendable {
             }
             return response
         } catch {
-            await ledger.recordFailure(model: model.name, isSubCall: false)
+            await tree.ledger.recordFailure(model: model.name)
             throw error
         }
     }
 
     /// Runs a bare `FINAL(...)` reply as code; unquoted prose inside FINAL(...) is taken literally.
-    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int,
-                                 recorder: EventRecorder) async throws -> String? {
+    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int) async throws -> String? {
         let outcome = try await repl.execute(bare.call)
         var answer = outcome.final
         if answer == nil && bare.kind == .final && outcome.failed {
             answer = ResponseParser.literalAnswer(bare)
         }
         guard let answer else { return nil }
-        await recorder.emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = "reply" }
+        await emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = "reply" }
         return answer
     }
 
-    private func prose(of text: String) -> String {
+    static func prose(of text: String) -> String {
         var lines: [Substring] = []
         var inFence = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -277,31 +442,48 @@ struct RLMRun: Sendable {
         return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    // MARK: History compaction
+
+    /// Summarises older turns when the conversation nears the root model's window; the full history goes
+    /// into the REPL variable `history` first.
+    private func compactIfNeeded(_ conversation: inout Conversation, repl: REPLSession, iteration: Int) async throws {
+        let window = configuration.rootModelWindowTokens ?? ModelWindows.tokens(for: configuration.rootModel.name)
+        let before = conversation.estimatedTokens
+        guard before > window * 3 / 4, conversation.messages.count > 4 else { return }
+        try await repl.setVariable("history", to: .array(conversation.fullHistory.map {
+            .object(["role": .string($0.role.rawValue), "content": .string($0.content)])
+        }))
+        let middle = conversation.compactableMiddle
+        let transcript = middle.map { "[\($0.role.rawValue)]\n\(OutputTruncation.clip($0.content, limit: 12_000))" }
+            .joined(separator: "\n\n")
+        let request = [ChatMessage.system(Prompts.compactionSystem), .user(Prompts.compactionRequest(query: query, transcript: transcript))]
+        let summary = try await askRoot(request, iteration: iteration)
+        conversation.compact(summary: Prompts.compactedHistory(summary: summary.text, turns: middle.count))
+        let after = conversation.estimatedTokens
+        await emit(.historyCompacted) {
+            $0.iteration = iteration
+            $0.text = summary.text
+            $0.details = ["messages_summarised": .number(Double(middle.count)),
+                          "estimated_tokens_before": .number(Double(before)),
+                          "estimated_tokens_after": .number(Double(after)),
+                          "window_tokens": .number(Double(window))]
+        }
+    }
+
     // MARK: Sub-calls
 
-    private func makeSubCallHandler(ledger: UsageLedger, limiter: ConcurrencyLimiter,
-                                    recorder: EventRecorder) -> SubCallHandler {
-        let ids = Counter()
-        let subModel = self.subModel
+    private func makeSubCallHandler() -> SubCallHandler {
+        let node = self
         return { request in
             await withTaskGroup(of: (Int, String).self, returning: [String].self) { group in
                 for (index, prompt) in request.prompts.enumerated() {
-                    var text = prompt
-                    if request.kind == .rlm, let context = request.contexts?[safe: index] {
-                        // At the depth limit a child RLM is a plain sub-call over prompt and context.
-                        text += "\n\n" + context.promptText
-                    }
-                    let model = request.model.map { subModel.withModelName($0) } ?? subModel
-                    let finalText = text
+                    let context = request.contexts?[safe: index]
                     group.addTask {
-                        do {
-                            let answer = try await limiter.run {
-                                await Self.subCall(finalText, model: model, ids: ids, ledger: ledger, recorder: recorder)
-                            }
-                            return (index, answer)
-                        } catch {
-                            return (index, "Error: the sub-call was cancelled")
+                        if request.kind == .rlm {
+                            return (index, await node.childRLM(prompt: prompt, context: context))
                         }
+                        let model = request.model.map { node.tree.subModel.withModelName($0) } ?? node.tree.subModel
+                        return (index, await node.subCall(prompt, model: model))
                     }
                 }
                 var results = Array(repeating: "", count: request.prompts.count)
@@ -311,19 +493,27 @@ struct RLMRun: Sendable {
         }
     }
 
-    private static func subCall(_ prompt: String, model: any LanguageModel, ids: Counter, ledger: UsageLedger,
-                                recorder: EventRecorder) async -> String {
-        let id = await ids.next()
+    /// One `llm_query` prompt: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
+    func subCall(_ prompt: String, model: any LanguageModel, childTrajectory: String? = nil) async -> String {
+        let id = await tree.subCallIDs.next()
+        do {
+            try await tree.ledger.admitSubCall()
+        } catch {
+            await emit(.subCallFinished) { $0.subCallID = id; $0.model = model.name; $0.error = error.description }
+            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
+        }
         let started = ContinuousClock.now
-        await recorder.emit(.subCallStarted) {
+        await emit(.subCallStarted) {
             $0.subCallID = id
             $0.model = model.name
             $0.promptChars = prompt.count
         }
         do {
-            let response = try await model.complete(ModelRequest(messages: [.user(prompt)]))
-            await ledger.record(model: model.name, usage: response.usage, isSubCall: true)
-            await recorder.emit(.subCallFinished) {
+            let response = try await tree.modelCalls.run {
+                try await model.complete(ModelRequest(messages: [.user(prompt)]))
+            }
+            await tree.ledger.record(model: model.name, usage: response.usage)
+            await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.model = model.name
                 $0.usage = response.usage
@@ -332,9 +522,12 @@ struct RLMRun: Sendable {
             }
             return response.text
         } catch {
-            await ledger.recordFailure(model: model.name, isSubCall: true)
-            let message = String(describing: error)
-            await recorder.emit(.subCallFinished) {
+            await tree.ledger.recordFailure(model: model.name)
+            if let modelError = error as? ModelError, modelError.isConfigurationProblem {
+                await tree.ledger.abort(with: modelError)
+            }
+            let message = error is CancellationError ? "the sub-call was cancelled" : String(describing: error)
+            await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.model = model.name
                 $0.seconds = (ContinuousClock.now - started).seconds
@@ -344,32 +537,93 @@ struct RLMRun: Sendable {
         }
     }
 
-    // MARK: Totals
-
-    private func finish(_ outcome: LoopOutcome, started: ContinuousClock.Instant, ledger: UsageLedger,
-                        limiter: ConcurrencyLimiter, recorder: EventRecorder, log: TrajectoryLog?) async -> RLMResult {
-        let usage = await ledger.usageByModel
-        let total = await ledger.total
-        let subCalls = await ledger.subCalls
-        let peak = await limiter.peak
-        let wall = (ContinuousClock.now - started).seconds
-        await recorder.emit(.runFinished) {
-            $0.status = outcome.status.rawValue
-            $0.text = outcome.answer
-            $0.source = outcome.source
-            $0.iteration = outcome.iterations
-            $0.usage = total
-            $0.seconds = wall
-            $0.error = outcome.stopReason
-            $0.details = ["sub_calls": .number(Double(subCalls)), "peak_concurrency": .number(Double(peak))]
+    /// `rlm_query`: a child RLM one level deeper with its own REPL, or a plain sub-call at the depth limit.
+    func childRLM(prompt: String, context: JSONValue?) async -> String {
+        guard depth < configuration.limits.maxDepth else {
+            let text = context.map { prompt + "\n\n" + $0.promptText } ?? prompt
+            return await subCall(text, model: tree.subModel)
         }
-        await log?.close()
-        return RLMResult(answer: outcome.answer, status: outcome.status, stopReason: outcome.stopReason,
-                         answerSource: outcome.source, usageByModel: usage, totalUsage: total,
-                         iterations: outcome.iterations, subCalls: subCalls, peakConcurrency: peak,
-                         wallSeconds: wall, context: outcome.context, logPath: log?.url.path,
-                         hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
-                         trajectory: await recorder.events)
+        let id = await tree.subCallIDs.next()
+        let childID = "\(trajectoryID).\(await tree.childIDs.next())"
+        do {
+            try await tree.ledger.admitSubCall()
+        } catch {
+            await emit(.subCallFinished) { $0.subCallID = id; $0.error = error.description; $0.childTrajectory = childID }
+            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
+        }
+        let started = ContinuousClock.now
+        await emit(.subCallStarted) {
+            $0.subCallID = id
+            $0.model = configuration.rootModel.name
+            $0.promptChars = prompt.count
+            $0.childTrajectory = childID
+            $0.status = "rlm"
+        }
+        do {
+            let outcome = try await tree.childSlots[depth].run {
+                let file = tree.scratch.appendingPathComponent("child-\(childID).\(context.map { if case .string = $0 { "txt" } else { "json" } } ?? "txt")")
+                let childContext: RLMContext
+                switch context {
+                case .string(let text)?: childContext = .text(text)
+                case let value?: childContext = .json(try JSONEncoder().encode(value))
+                case nil: childContext = .text(prompt)
+                }
+                let prepared = try ContextPreparer.prepare(childContext, scratch: tree.scratch, fileName: file.lastPathComponent)
+                defer { try? FileManager.default.removeItem(atPath: prepared.path) }
+                let child = RLMNode(tree: tree, query: prompt, depth: depth + 1, trajectoryID: childID,
+                                    progress: RunProgress(), isTopLevel: false)
+                return try await child.run(context: prepared)
+            }
+            await emit(.subCallFinished) {
+                $0.subCallID = id
+                $0.childTrajectory = childID
+                $0.seconds = (ContinuousClock.now - started).seconds
+                $0.text = OutputTruncation.clip(outcome.answer, limit: 4_000)
+                $0.status = outcome.status.rawValue
+            }
+            return outcome.answer
+        } catch {
+            if let modelError = error as? ModelError, modelError.isConfigurationProblem {
+                await tree.ledger.abort(with: modelError)
+            }
+            let message = error is CancellationError ? "the child RLM was cancelled" : String(describing: error)
+            await emit(.subCallFinished) {
+                $0.subCallID = id
+                $0.childTrajectory = childID
+                $0.seconds = (ContinuousClock.now - started).seconds
+                $0.error = message
+            }
+            return "Error: \(message)"
+        }
+    }
+}
+
+/// The root conversation, with the full history kept aside when older turns are summarised.
+struct Conversation {
+    private(set) var messages: [ChatMessage]
+    private(set) var fullHistory: [ChatMessage]
+
+    init(system: String, firstTurn: String) {
+        messages = [.system(system), .user(firstTurn)]
+        fullHistory = messages
+    }
+
+    mutating func append(_ message: ChatMessage) {
+        messages.append(message)
+        fullHistory.append(message)
+    }
+
+    /// About four characters per token.
+    var estimatedTokens: Int { messages.reduce(0) { $0 + $1.content.count } / 4 }
+
+    /// Everything between the question and the last exchange.
+    var compactableMiddle: ArraySlice<ChatMessage> { messages[2..<max(2, messages.count - 2)] }
+
+    /// Replaces the middle by a summary folded into the first user message, keeping user/assistant alternation.
+    mutating func compact(summary: String) {
+        guard messages.count > 4 else { return }
+        let tail = messages.suffix(2)
+        messages = [messages[0], .user(messages[1].content + "\n\n" + summary)] + tail
     }
 }
 

@@ -101,11 +101,20 @@ public protocol LanguageModel: Sendable {
     /// Where it is served, for logs and error messages (never carries a key).
     var endpointDescription: String { get }
     func complete(_ request: ModelRequest) async throws -> ModelResponse
+    /// The same request, streamed: `onDelta` gets the reply's text as it arrives; the result is the whole reply.
+    func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse
     /// The same provider and endpoint with another model name (for `llm_query(..., model=...)`).
     func withModelName(_ name: String) -> any LanguageModel
 }
 
 extension LanguageModel {
+    /// Models that cannot stream deliver the whole reply as one delta.
+    public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+        let response = try await complete(request)
+        onDelta(response.text)
+        return response
+    }
+
     public var endpointDescription: String { "local" }
     public func withModelName(_ name: String) -> any LanguageModel { self }
 }

@@ -129,9 +129,11 @@ enum HostMessage: Encodable, Sendable {
     case llmResult(id: Int, results: [String])
     /// Interrupts the running cell (KeyboardInterrupt), the cell timeout's first step.
     case interrupt
+    /// Sets a variable in the REPL's namespace (used for `history`).
+    case setVariable(name: String, value: JSONValue)
     case shutdown
 
-    enum CodingKeys: String, CodingKey { case type, id, code, results }
+    enum CodingKeys: String, CodingKey { case type, id, code, results, name, value }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -146,6 +148,10 @@ enum HostMessage: Encodable, Sendable {
             try container.encode(results, forKey: .results)
         case .interrupt:
             try container.encode("interrupt", forKey: .type)
+        case .setVariable(let name, let value):
+            try container.encode("set_var", forKey: .type)
+            try container.encode(name, forKey: .name)
+            try container.encode(value, forKey: .value)
         case .shutdown:
             try container.encode("shutdown", forKey: .type)
         }

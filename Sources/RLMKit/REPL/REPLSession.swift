@@ -202,6 +202,12 @@ public actor REPLSession {
         }
     }
 
+    /// Sets `name` in the REPL's namespace to a JSON value; it takes effect before the next cell runs.
+    public func setVariable(_ name: String, to value: JSONValue) async throws {
+        try await waitUntilReady()
+        send(.setVariable(name: name, value: value))
+    }
+
     private func watchdog(cell id: Int, timeout: Duration, grace: Duration) async {
         do { try await Task.sleep(for: timeout) } catch { return }
         guard pendingCell?.id == id else { return }

@@ -567,6 +567,9 @@ def main():
             continue
         if command.get("type") == "shutdown":
             return 0
+        if command.get("type") == "set_var":
+            session.namespace[command["name"]] = command["value"]
+            continue
         if command.get("type") == "exec":
             try:
                 result = session.run_cell(command["code"])

@@ -1,0 +1,187 @@
+import Foundation
+
+/// Hard limits that hold for a whole recursion tree, children included. Nil means no limit.
+public struct RLMBudget: Sendable {
+    /// Sub-calls (`llm_query` prompts and child RLMs) in the whole tree.
+    public var maxSubCalls: Int?
+    /// Input plus output tokens of every model call in the tree.
+    public var maxTokens: Int?
+    /// Cost in USD, from the price table.
+    public var maxCostUSD: Double?
+    /// Wall time of the whole run.
+    public var timeout: Duration?
+    /// Consecutive failing code blocks in one RLM before it stops.
+    public var maxConsecutiveErrors: Int?
+
+    public init(maxSubCalls: Int? = nil, maxTokens: Int? = nil, maxCostUSD: Double? = nil, timeout: Duration? = nil,
+                maxConsecutiveErrors: Int? = nil) {
+        self.maxSubCalls = maxSubCalls
+        self.maxTokens = maxTokens
+        self.maxCostUSD = maxCostUSD
+        self.timeout = timeout
+        self.maxConsecutiveErrors = maxConsecutiveErrors
+    }
+}
+
+/// The limit that stopped a run; its raw value is what `--json` reports.
+public enum StopReason: String, Sendable, Codable {
+    case maxIterations = "max_iterations"
+    case maxSubCalls = "max_subcalls"
+    case maxTokens = "max_tokens"
+    case maxCost = "max_cost"
+    case timeout
+    case maxErrors = "max_errors"
+    case cancelled
+}
+
+/// A sub-call refused because a budget is used up.
+struct BudgetExhausted: Error, CustomStringConvertible {
+    var reason: StopReason
+    var detail: String
+    var description: String { "budget exhausted — \(detail)" }
+}
+
+/// A model with no price while `--max-cost` is set.
+public struct UnpricedModel: Error, CustomStringConvertible, Sendable {
+    public var model: String
+    public var description: String {
+        "--max-cost needs a price for every model, and '\(model)' has none. Add it to rlm.toml (or ~/.config/rlm/config.toml):\n  [prices.\"\(model)\"]\n  input = 0.50    # USD per million input tokens\n  output = 1.50   # USD per million output tokens"
+    }
+}
+
+/// USD per million tokens.
+public struct ModelPrice: Sendable, Equatable, Codable {
+    public var inputPerMillion: Double
+    public var outputPerMillion: Double
+    public init(inputPerMillion: Double, outputPerMillion: Double) {
+        self.inputPerMillion = inputPerMillion
+        self.outputPerMillion = outputPerMillion
+    }
+    func cost(of usage: TokenUsage) -> Double {
+        (Double(usage.inputTokens) * inputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
+    }
+}
+
+/// Prices per model name. A name matches its exact entry, else the longest entry it starts with
+/// (so `gpt-4.1-mini-2025-04-14` is priced as `gpt-4.1-mini`).
+public struct PriceTable: Sendable {
+    public var prices: [String: ModelPrice]
+
+    public init(prices: [String: ModelPrice]) { self.prices = prices }
+
+    /// List prices of common OpenAI and Anthropic models (USD per million tokens, standard tier).
+    public static let builtIn = PriceTable(prices: [
+        "gpt-5": .init(inputPerMillion: 1.25, outputPerMillion: 10),
+        "gpt-5-mini": .init(inputPerMillion: 0.25, outputPerMillion: 2),
+        "gpt-5-nano": .init(inputPerMillion: 0.05, outputPerMillion: 0.4),
+        "gpt-4.1": .init(inputPerMillion: 2, outputPerMillion: 8),
+        "gpt-4.1-mini": .init(inputPerMillion: 0.4, outputPerMillion: 1.6),
+        "gpt-4.1-nano": .init(inputPerMillion: 0.1, outputPerMillion: 0.4),
+        "gpt-4o": .init(inputPerMillion: 2.5, outputPerMillion: 10),
+        "gpt-4o-mini": .init(inputPerMillion: 0.15, outputPerMillion: 0.6),
+        "o3": .init(inputPerMillion: 2, outputPerMillion: 8),
+        "o3-mini": .init(inputPerMillion: 1.1, outputPerMillion: 4.4),
+        "o4-mini": .init(inputPerMillion: 1.1, outputPerMillion: 4.4),
+        "claude-opus-4": .init(inputPerMillion: 15, outputPerMillion: 75),
+        "claude-sonnet-4": .init(inputPerMillion: 3, outputPerMillion: 15),
+        "claude-haiku-4-5": .init(inputPerMillion: 1, outputPerMillion: 5),
+        "claude-3-7-sonnet": .init(inputPerMillion: 3, outputPerMillion: 15),
+        "claude-3-5-sonnet": .init(inputPerMillion: 3, outputPerMillion: 15),
+        "claude-3-5-haiku": .init(inputPerMillion: 0.8, outputPerMillion: 4),
+    ])
+
+    public func price(for model: String) -> ModelPrice? {
+        if let exact = prices[model] { return exact }
+        return prices.keys.filter { model.hasPrefix($0) }.max { $0.count < $1.count }.flatMap { prices[$0] }
+    }
+
+    /// This table with `other`'s entries added (and winning).
+    public func merging(_ other: [String: ModelPrice]) -> PriceTable {
+        PriceTable(prices: prices.merging(other) { $1 })
+    }
+}
+
+/// The run's accounting and its budget: one actor for the whole tree, so concurrent sub-calls add up exactly
+/// and a child sees exactly what its parent left.
+public actor RunLedger {
+    let budget: RLMBudget
+    let prices: PriceTable
+    let deadline: ContinuousClock.Instant?
+    private var perModel: [String: ModelUsage] = [:]
+    private var subCallCount = 0
+    private var totalCost = 0.0
+    private var unpricedModels: Set<String> = []
+    /// A failure that must stop the whole tree (bad key, unknown model), raised from any sub-call.
+    private(set) var fatalError: ModelError?
+
+    init(budget: RLMBudget, prices: PriceTable, started: ContinuousClock.Instant) {
+        self.budget = budget
+        self.prices = prices
+        self.deadline = budget.timeout.map { started + $0 }
+    }
+
+    /// Admits one sub-call, counting it at once so concurrent callers cannot overshoot `maxSubCalls`.
+    func admitSubCall() throws(BudgetExhausted) {
+        try checkSpend()
+        if let limit = budget.maxSubCalls, subCallCount >= limit {
+            throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
+        }
+        subCallCount += 1
+    }
+
+    /// Throws when tokens, cost or time are used up.
+    func checkSpend() throws(BudgetExhausted) {
+        if let deadline, ContinuousClock.now >= deadline {
+            throw BudgetExhausted(reason: .timeout, detail: "timeout: the run's \(Int(budget.timeout!.seconds)) s are up")
+        }
+        if let limit = budget.maxTokens, totalTokens >= limit {
+            throw BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used")
+        }
+        if let limit = budget.maxCostUSD, totalCost >= limit {
+            throw BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent", totalCost, limit))
+        }
+    }
+
+    func record(model: String, usage: TokenUsage) {
+        perModel[model, default: ModelUsage()].calls += 1
+        perModel[model, default: ModelUsage()].inputTokens += usage.inputTokens
+        perModel[model, default: ModelUsage()].outputTokens += usage.outputTokens
+        if let price = prices.price(for: model) {
+            let cost = price.cost(of: usage)
+            totalCost += cost
+            perModel[model, default: ModelUsage()].costUSD = (perModel[model]?.costUSD ?? 0) + cost
+        } else {
+            unpricedModels.insert(model)
+        }
+    }
+
+    func recordFailure(model: String) {
+        perModel[model, default: ModelUsage()].failedCalls += 1
+    }
+
+    func abort(with error: ModelError) {
+        if fatalError == nil { fatalError = error }
+    }
+
+    public var usageByModel: [String: ModelUsage] { perModel }
+    public var subCalls: Int { subCallCount }
+    public var totalTokens: Int { perModel.values.reduce(0) { $0 + $1.inputTokens + $1.outputTokens } }
+    public var total: TokenUsage {
+        perModel.values.reduce(TokenUsage()) { $0 + TokenUsage(inputTokens: $1.inputTokens, outputTokens: $1.outputTokens) }
+    }
+    /// Total cost in USD; nil when some model that was used has no price.
+    public var costUSD: Double? { unpricedModels.isEmpty ? totalCost : nil }
+
+    /// What is left of each limit that is set, for the model's per-turn message; nil when no limit is set.
+    func remainingSummary() -> String? {
+        var parts: [String] = []
+        if let limit = budget.maxSubCalls { parts.append("\(max(0, limit - subCallCount)) of \(limit) sub-calls") }
+        if let limit = budget.maxTokens { parts.append("\(max(0, limit - totalTokens)) of \(limit) tokens") }
+        if let limit = budget.maxCostUSD { parts.append(String(format: "$%.4f of $%.2f", max(0, limit - totalCost), limit)) }
+        if let deadline {
+            let left = max(0, (deadline - ContinuousClock.now).seconds)
+            parts.append("\(Int(left)) s of \(Int(budget.timeout!.seconds)) s")
+        }
+        return parts.isEmpty ? nil : "Budget left: " + parts.joined(separator: ", ") + "."
+    }
+}
