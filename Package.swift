@@ -44,6 +44,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Checks the providers against a real model server (scripts/llama-integration.sh).
+        .executableTarget(name: "ProviderCheck", dependencies: ["RLMKit"]),
         .executableTarget(
             name: "EngineBench",
             dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],

@@ -13,6 +13,10 @@ public struct SimulatedRequest: Sendable {
     public var model: String
     public var messages: [Message]
     public var authorization: String?
+    /// The request came in on the Anthropic Messages route (`/v1/messages`).
+    public var isAnthropic: Bool
+    /// The client asked for a streamed reply.
+    public var stream: Bool
 
     /// The text of the last user message.
     public var lastUserText: String { messages.last { $0.role == "user" }?.content ?? "" }
@@ -34,6 +38,8 @@ public struct SimulatedReply: Sendable {
     public var rawBody: String?
     /// Simulated latency before the reply is sent.
     public var delay: Duration
+    /// Extra response headers (e.g. `Retry-After`).
+    public var headers: [(String, String)] = []
 
     public init(text: String, finishReason: String = "stop", promptTokens: Int? = nil, completionTokens: Int? = nil,
                 delay: Duration = .zero) {
@@ -45,10 +51,11 @@ public struct SimulatedReply: Sendable {
         self.delay = delay
     }
 
-    public static func failure(status: Int, message: String) -> SimulatedReply {
+    public static func failure(status: Int, message: String, headers: [(String, String)] = []) -> SimulatedReply {
         var reply = SimulatedReply(text: "")
         reply.status = status
         reply.errorMessage = message
+        reply.headers = headers
         return reply
     }
 
@@ -148,11 +155,12 @@ public final class ModelSimulator: Sendable {
                     body.writeBuffer(&chunk)
                 case .end:
                     guard let requestHead = head else { continue }
-                    let (status, payload) = await respond(to: requestHead, body: body, models: models,
-                                                          handler: handler, counters: counters)
+                    let (status, payload, extraHeaders, isStream) = await respond(to: requestHead, body: body, models: models,
+                                                                                  handler: handler, counters: counters)
                     var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: "application/json")
+                    headers.add(name: "Content-Type", value: isStream ? "text/event-stream" : "application/json")
                     headers.add(name: "Content-Length", value: String(payload.utf8.count))
+                    for (name, value) in extraHeaders { headers.add(name: name, value: value) }
                     try await outbound.write(.head(HTTPResponseHead(version: requestHead.version,
                                                                     status: .init(statusCode: status), headers: headers)))
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(string: payload))))
@@ -163,21 +171,36 @@ public final class ModelSimulator: Sendable {
     }
 
     private static func respond(to head: HTTPRequestHead, body: ByteBuffer, models: [String], handler: Handler,
-                                counters: CounterBox) async -> (Int, String) {
+                                counters: CounterBox) async -> (Int, String, [(String, String)], Bool) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if head.method == .GET && path.hasSuffix("/models") {
             let list = models.map { ["id": $0, "object": "model", "owned_by": "simulator"] }
-            return (200, json(["object": "list", "data": list]))
+            return (200, json(["object": "list", "data": list]), [], false)
         }
-        guard head.method == .POST && path.hasSuffix("/chat/completions") else {
-            return (404, json(["error": ["message": "no route for \(head.method) \(path)"]]))
+        let isAnthropic = path.hasSuffix("/v1/messages")
+        guard head.method == .POST && (path.hasSuffix("/chat/completions") || isAnthropic) else {
+            return (404, json(["error": ["message": "no route for \(head.method) \(path)"]]), [], false)
         }
         struct Wire: Decodable {
             var model: String
             var messages: [SimulatedRequest.Message]
+            var system: String?
+            var stream: Bool?
+            var maxTokens: Int?
+            enum CodingKeys: String, CodingKey {
+                case model, messages, system, stream
+                case maxTokens = "max_tokens"
+            }
         }
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else {
-            return (400, json(["error": ["message": "request body is not a chat completion request"]]))
+        guard var wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else {
+            return (400, json(["error": ["message": "request body is not a chat request"]]), [], false)
+        }
+        if isAnthropic {
+            guard wire.maxTokens != nil, head.headers.first(name: "anthropic-version") != nil else {
+                return (400, json(["type": "error", "error": ["type": "invalid_request_error",
+                                                              "message": "max_tokens and anthropic-version are required"]]), [], false)
+            }
+            if let system = wire.system { wire.messages.insert(.init(role: "system", content: system), at: 0) }
         }
         counters.withLock {
             $0.requests += 1
@@ -185,17 +208,27 @@ public final class ModelSimulator: Sendable {
             $0.peakInFlight = max($0.peakInFlight, $0.inFlight)
             if $0.firstRequestAt == nil { $0.firstRequestAt = .now }
         }
+        let stream = wire.stream ?? false
         let request = SimulatedRequest(model: wire.model, messages: wire.messages,
-                                       authorization: head.headers.first(name: "Authorization"))
+                                       authorization: head.headers.first(name: "Authorization") ?? head.headers.first(name: "x-api-key"),
+                                       isAnthropic: isAnthropic, stream: stream)
         let reply = await handler(request)
         if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
         counters.withLock { $0.inFlight -= 1 }
-        if let raw = reply.rawBody { return (reply.status, raw) }
+        if let raw = reply.rawBody { return (reply.status, raw, reply.headers, false) }
         if reply.status != 200 {
-            return (reply.status, json(["error": ["message": reply.errorMessage ?? "error", "type": "simulated"]]))
+            return (reply.status, json(["error": ["message": reply.errorMessage ?? "error", "type": "simulated"]]), reply.headers, false)
         }
         let promptTokens = reply.promptTokens ?? wire.messages.reduce(0) { $0 + $1.content.count / 4 }
         let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
+        if isAnthropic {
+            return (200, anthropicBody(reply, model: wire.model, promptTokens: promptTokens,
+                                       completionTokens: completionTokens, stream: stream), reply.headers, stream)
+        }
+        if stream {
+            return (200, openAIStream(reply, model: wire.model, promptTokens: promptTokens,
+                                      completionTokens: completionTokens), reply.headers, true)
+        }
         let completion: [String: Any] = [
             "id": "chatcmpl-sim", "object": "chat.completion", "created": 0, "model": wire.model,
             "choices": [["index": 0, "message": ["role": "assistant", "content": reply.text],
@@ -203,7 +236,59 @@ public final class ModelSimulator: Sendable {
             "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
                       "total_tokens": promptTokens + completionTokens],
         ]
-        return (200, json(completion))
+        return (200, json(completion), reply.headers, false)
+    }
+
+    /// The reply cut into a few pieces, as a streaming server would send it.
+    private static func pieces(of text: String) -> [String] {
+        let size = max(1, text.count / 4 + 1)
+        var result: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            result.append(String(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return result
+    }
+
+    private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> String {
+        var events = pieces(of: reply.text).map { piece in
+            json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
+                  "choices": [["index": 0, "delta": ["content": piece]]]])
+        }
+        events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
+                            "choices": [["index": 0, "delta": [String: String](), "finish_reason": reply.finishReason]]]))
+        events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model, "choices": [Any](),
+                            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]]))
+        return events.map { "data: \($0)\n\n" }.joined() + "data: [DONE]\n\n"
+    }
+
+    private static func anthropicBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
+                                      stream: Bool) -> String {
+        let stopReason = reply.finishReason == "length" ? "max_tokens" : "end_turn"
+        guard stream else {
+            return json(["id": "msg_sim", "type": "message", "role": "assistant", "model": model,
+                         "content": [["type": "thinking", "thinking": "(simulated thoughts)", "signature": "x"],
+                                     ["type": "text", "text": reply.text]],
+                         "stop_reason": stopReason,
+                         "usage": ["input_tokens": promptTokens, "output_tokens": completionTokens]])
+        }
+        var events: [(String, Any)] = [
+            ("message_start", ["type": "message_start", "message": ["id": "msg_sim", "model": model, "content": [Any](),
+                                                                    "usage": ["input_tokens": promptTokens, "output_tokens": 1]]]),
+            ("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "thinking", "thinking": ""]]),
+            ("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "thinking_delta", "thinking": "(simulated thoughts)"]]),
+            ("content_block_stop", ["type": "content_block_stop", "index": 0]),
+            ("content_block_start", ["type": "content_block_start", "index": 1, "content_block": ["type": "text", "text": ""]]),
+        ]
+        for piece in pieces(of: reply.text) {
+            events.append(("content_block_delta", ["type": "content_block_delta", "index": 1, "delta": ["type": "text_delta", "text": piece]]))
+        }
+        events.append(("content_block_stop", ["type": "content_block_stop", "index": 1]))
+        events.append(("message_delta", ["type": "message_delta", "delta": ["stop_reason": stopReason],
+                                         "usage": ["output_tokens": completionTokens]]))
+        events.append(("message_stop", ["type": "message_stop"]))
+        return events.map { "event: \($0.0)\ndata: \(json($0.1))\n\n" }.joined()
     }
 
     private static func json(_ value: Any) -> String {

@@ -25,7 +25,7 @@ struct Ask: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object (answer, usage per model, iterations, sub-calls, wall time, log path).")
     var json = false
 
-    @Option(help: "Provider of the root model: openai (any OpenAI-compatible server). [RLM_PROVIDER]")
+    @Option(help: "Provider of the root model: openai (any OpenAI-compatible server) or anthropic. [RLM_PROVIDER]")
     var provider: String?
     @Option(help: "Base URL of the root model's API, e.g. http://127.0.0.1:8080/v1. [RLM_BASE_URL]")
     var baseURL: String?
@@ -44,10 +44,31 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Context window of the sub model in tokens (sets how much text one sub-call may carry).")
     var subWindow: Int?
 
-    @Option(help: "Root-loop turns before a last 'answer now' turn.")
+    @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: known models' windows, else 32K).")
+    var modelWindow: Int?
+
+    @Option(help: "Root-loop turns before a last 'answer now' turn (per RLM in the tree).")
     var maxIterations = 30
-    @Option(help: "Sub-calls in flight at once.")
+    @Option(help: "Sub-calls in flight at once, whole tree.")
     var maxConcurrency = 16
+    @Option(help: "Levels of the tree that have a REPL; at the last one, rlm_query is a plain sub-call.")
+    var maxDepth = 1
+    @Option(help: "Sub-calls (llm_query prompts and child RLMs) in the whole tree.")
+    var maxSubcalls: Int?
+    @Option(help: "Input + output tokens of every model call in the whole tree.")
+    var maxTokens: Int?
+    @Option(help: "Cost in USD of the whole tree (needs a price for each model: built in for common ones, else [prices] in rlm.toml).")
+    var maxCost: Double?
+    @Option(help: "Wall time of the run in seconds.")
+    var timeout: Double?
+    @Option(help: "Consecutive failing code blocks (in one RLM) before it stops.")
+    var maxErrors: Int?
+    @Option(help: "Seconds one model request may take before it is retried.")
+    var requestTimeout: Double = 600
+    @Option(help: "Attempts per model request on rate limits, server errors and timeouts.")
+    var maxRetries = 5
+    @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
+    var stream = false
     @Option(help: "Seconds one code block may run before it is interrupted.")
     var cellTimeout: Double = 120
     @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
@@ -73,6 +94,15 @@ struct Ask: AsyncParsableCommand {
     func validate() throws {
         guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1.") }
         guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1.") }
+        guard maxDepth >= 1 else { throw ValidationError("--max-depth must be at least 1.") }
+        if let maxSubcalls, maxSubcalls < 0 { throw ValidationError("--max-subcalls cannot be negative.") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1.") }
+        if let maxCost, maxCost <= 0 { throw ValidationError("--max-cost must be more than 0 USD.") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be more than 0 seconds.") }
+        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be at least 1.") }
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds.") }
+        guard maxRetries >= 1 else { throw ValidationError("--max-retries must be at least 1 (one attempt).") }
+        if let modelWindow, modelWindow < 1_024 { throw ValidationError("--model-window must be at least 1024 tokens.") }
         guard cellTimeout > 0 else { throw ValidationError("--cell-timeout must be more than 0 seconds.") }
         guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
         if let subWindow, subWindow < 256 { throw ValidationError("--sub-window must be at least 256 tokens.") }
@@ -92,31 +122,48 @@ struct Ask: AsyncParsableCommand {
             return text
         }
 
-        var resolver = EndpointResolver(environment: environment)
+        let config = try ConfigFile.load(environment: environment)
+        var resolver = EndpointResolver(environment: environment, config: config)
         let root = try await resolver.resolveRoot(provider: provider, baseURL: baseURL, model: model, apiKeyVariable: apiKeyEnv)
         let sub = try resolver.resolveSub(root: root, provider: subProvider, baseURL: subBaseURL, model: subModel,
                                           apiKeyVariable: subApiKeyEnv)
-        let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1)
+        let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1, streaming: stream || (!quiet && isatty(STDERR_FILENO) == 1))
         for notice in resolver.notices { progress.notice(notice, force: !quiet) }
 
         let logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
+        let requestTimeout = Duration.milliseconds(Int64(self.requestTimeout * 1000))
+        let retry = RetryPolicy(maxAttempts: maxRetries)
         let rlm = RLM(
-            rootModel: root.makeModel(),
-            subModel: sub?.makeModel(),
-            limits: RLMLimits(maxIterations: maxIterations, maxConcurrency: maxConcurrency),
+            rootModel: root.makeModel(requestTimeout: requestTimeout, retry: retry),
+            subModel: sub?.makeModel(requestTimeout: requestTimeout, retry: retry),
+            limits: RLMLimits(maxIterations: maxIterations, maxConcurrency: maxConcurrency, maxDepth: maxDepth),
             repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"],
                                     cellTimeout: .milliseconds(Int64(cellTimeout * 1000)),
                                     maxOutputChars: maxOutputChars, sandbox: sandbox,
                                     resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds)),
             subModelWindowTokens: subWindow,
             systemPrompt: systemPromptText,
-            logURL: logURL)
+            logURL: logURL,
+            budget: RLMBudget(maxSubCalls: maxSubcalls, maxTokens: maxTokens, maxCostUSD: maxCost,
+                              timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, maxConsecutiveErrors: maxErrors),
+            prices: PriceTable.builtIn.merging(config.prices),
+            rootModelWindowTokens: modelWindow,
+            streamRootResponses: progress.streaming)
 
-        let result: RLMResult
-        do {
-            result = try await rlm.complete(query: query, context: input.context) { event in
+        let query = self.query
+        let context = input.context
+        let maxIterations = self.maxIterations
+        let run = Task {
+            try await rlm.complete(query: query, context: context) { event in
                 progress.show(event, maxIterations: maxIterations)
             }
+        }
+        // Ctrl-C cancels the run (its sub-calls and REPL processes) and prints the partial answer; a second one quits.
+        let interrupts = InterruptHandler { run.cancel() }
+        defer { interrupts.stop() }
+        let result: RLMResult
+        do {
+            result = try await run.value
         } catch {
             throw Self.failure(for: error, logURL: logURL)
         }
@@ -127,7 +174,8 @@ struct Ask: AsyncParsableCommand {
             print(result.answer)
         }
         if result.status != .answered {
-            FileHandle.standardError.write(Data("rlm: stopped by \(result.stopReason ?? "a limit") before the model submitted an answer; the text above is the best partial answer.\n".utf8))
+            let reason = result.stopReason == "cancelled" ? "cancelled" : "stopped by \(result.stopReason ?? "a limit")"
+            FileHandle.standardError.write(Data("rlm: \(reason) before the model submitted an answer; the text above is the best partial answer.\(logURL.map { " (trajectory log: \($0.path))" } ?? "")\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -152,6 +200,8 @@ struct Ask: AsyncParsableCommand {
         case let error as PythonNotFound:
             return .configuration(error.description)
         case let error as SandboxUnavailable:
+            return .configuration(error.description)
+        case let error as UnpricedModel:
             return .configuration(error.description)
         case let error as ContextError:
             return .configuration(error.description)
@@ -185,7 +235,7 @@ struct Ask: AsyncParsableCommand {
         }
         let summary = Summary(answer: result.answer, status: result.status.rawValue, stop_reason: result.stopReason,
                               answer_source: result.answerSource, usage: result.usageByModel,
-                              total_usage: result.totalUsage, cost_usd: nil, iterations: result.iterations,
+                              total_usage: result.totalUsage, cost_usd: result.costUSD, iterations: result.iterations,
                               sub_calls: result.subCalls, peak_concurrency: result.peakConcurrency,
                               wall_seconds: result.wallSeconds, log_path: result.logPath, context: result.context,
                               host_peak_rss_bytes: result.hostPeakRSSBytes, repl_peak_rss_bytes: result.replPeakRSSBytes)

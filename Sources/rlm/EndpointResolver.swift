@@ -18,14 +18,20 @@ struct ResolvedEndpoint {
     var apiKey: String?
     var model: String
 
-    func makeModel() -> any LanguageModel {
-        OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey)
+    func makeModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
+        switch provider {
+        case "anthropic":
+            return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
+        default:
+            return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
+        }
     }
 }
 
 /// Works out the root and sub endpoints from flags, then environment variables, then local discovery.
 struct EndpointResolver {
     var environment: [String: String]
+    var config = ConfigFile()
     /// Lines for the user (on stderr) about choices made on their behalf.
     var notices: [String] = []
 
@@ -40,21 +46,18 @@ struct EndpointResolver {
         (flags: --base-url, --model, --api-key-env NAME)
         """
 
-    func value(_ flag: String?, _ names: String...) -> String? {
+    /// A flag, else the first environment variable set, else the config file's key.
+    func value(_ flag: String?, _ names: String..., config key: String) -> String? {
         if let flag, !flag.isEmpty { return flag }
         for name in names {
             if let value = environment[name], !value.isEmpty { return value }
         }
-        return nil
+        return config.settings[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func checkProvider(_ provider: String) throws {
-        switch provider {
-        case "openai": return
-        case "anthropic":
-            throw CLIFailure.configuration("the 'anthropic' provider is not available in this version. Use an OpenAI-compatible endpoint (--provider openai); many gateways, such as OpenRouter, serve Claude models that way.")
-        default:
-            throw CLIFailure.configuration("unknown provider '\(provider)'. Use --provider openai (any OpenAI-compatible server).")
+        guard ["openai", "anthropic"].contains(provider) else {
+            throw CLIFailure.configuration("unknown provider '\(provider)'. Use --provider openai (any OpenAI-compatible server) or --provider anthropic.")
         }
     }
 
@@ -66,24 +69,36 @@ struct EndpointResolver {
         }
     }
 
-    func apiKey(fromVariable variable: String?) throws -> String? {
-        if let variable {
+    func apiKey(fromVariable flagVariable: String?, provider: String, configKey: String = "api_key_env") throws -> String? {
+        if let variable = flagVariable ?? config.settings[configKey] {
             guard let key = environment[variable], !key.isEmpty else {
                 throw CLIFailure.configuration("--api-key-env names \(variable), but that environment variable is not set. Export it, or drop --api-key-env for a server without a key.")
             }
             return key
         }
-        return value(nil, "RLM_API_KEY", "OPENAI_API_KEY")
+        let providerVariable = provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY"
+        for name in ["RLM_API_KEY", providerVariable] {
+            if let key = environment[name], !key.isEmpty { return key }
+        }
+        return nil
     }
 
     mutating func resolveRoot(provider flagProvider: String?, baseURL flagBaseURL: String?, model flagModel: String?,
                               apiKeyVariable: String?) async throws -> ResolvedEndpoint {
-        let provider = value(flagProvider, "RLM_PROVIDER") ?? "openai"
+        let provider = value(flagProvider, "RLM_PROVIDER", config: "provider") ?? "openai"
         try Self.checkProvider(provider)
-        let key = try apiKey(fromVariable: apiKeyVariable)
-        var baseURL = value(flagBaseURL, "RLM_BASE_URL")
-        var model = value(flagModel, "RLM_MODEL")
+        let key = try apiKey(fromVariable: apiKeyVariable, provider: provider)
+        var baseURL = value(flagBaseURL, "RLM_BASE_URL", config: "base_url")
+        var model = value(flagModel, "RLM_MODEL", config: "model")
 
+        if provider == "anthropic" {
+            guard let model else {
+                throw CLIFailure.configuration("no model name given for the anthropic provider. Pass --model (for example --model claude-sonnet-4-5) or set RLM_MODEL.")
+            }
+            let base = baseURL ?? AnthropicModel.publicBaseURL
+            try Self.checkURL(base, setting: "--base-url / RLM_BASE_URL")
+            return ResolvedEndpoint(provider: provider, baseURL: AnthropicModel.normalizedBaseURL(base), apiKey: key, model: model)
+        }
         if baseURL == nil {
             if key != nil {
                 baseURL = OpenAICompatibleModel.publicBaseURL
@@ -138,15 +153,26 @@ struct EndpointResolver {
 
     func resolveSub(root: ResolvedEndpoint, provider flagProvider: String?, baseURL flagBaseURL: String?,
                     model flagModel: String?, apiKeyVariable: String?) throws -> ResolvedEndpoint? {
-        let provider = value(flagProvider, "RLM_SUB_PROVIDER") ?? root.provider
-        let baseURL = value(flagBaseURL, "RLM_SUB_BASE_URL")
-        let model = value(flagModel, "RLM_SUB_MODEL")
-        guard baseURL != nil || model != nil || apiKeyVariable != nil || provider != root.provider else { return nil }
+        let provider = value(flagProvider, "RLM_SUB_PROVIDER", config: "sub_provider") ?? root.provider
+        let baseURL = value(flagBaseURL, "RLM_SUB_BASE_URL", config: "sub_base_url")
+        let model = value(flagModel, "RLM_SUB_MODEL", config: "sub_model")
+        let keyVariable = apiKeyVariable ?? config.settings["sub_api_key_env"]
+        guard baseURL != nil || model != nil || keyVariable != nil || provider != root.provider else { return nil }
         try Self.checkProvider(provider)
         if let baseURL { try Self.checkURL(baseURL, setting: "--sub-base-url / RLM_SUB_BASE_URL") }
-        let key = apiKeyVariable != nil ? try apiKey(fromVariable: apiKeyVariable) : root.apiKey
+        let key = keyVariable != nil || provider != root.provider
+            ? try apiKey(fromVariable: keyVariable, provider: provider, configKey: "sub_api_key_env") : root.apiKey
+        let base: String
+        if let baseURL {
+            base = baseURL
+        } else if provider == root.provider {
+            base = root.baseURL
+        } else {
+            base = provider == "anthropic" ? AnthropicModel.publicBaseURL : OpenAICompatibleModel.publicBaseURL
+        }
         return ResolvedEndpoint(provider: provider,
-                                baseURL: OpenAICompatibleModel.normalizedBaseURL(baseURL ?? root.baseURL),
+                                baseURL: provider == "anthropic" ? AnthropicModel.normalizedBaseURL(base)
+                                                                 : OpenAICompatibleModel.normalizedBaseURL(base),
                                 apiKey: key, model: model ?? root.model)
     }
 

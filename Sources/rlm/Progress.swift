@@ -5,10 +5,13 @@ import Synchronization
 /// Progress lines on stderr while a run goes on (only when stderr is a terminal).
 final class Progress: Sendable {
     let enabled: Bool
+    /// The root model's replies are streamed (and echoed here when progress is shown).
+    let streaming: Bool
     private let subCalls = Mutex(0)
 
-    init(enabled: Bool) {
+    init(enabled: Bool, streaming: Bool = false) {
         self.enabled = enabled
+        self.streaming = streaming
     }
 
     func notice(_ text: String, force: Bool = false) {
@@ -46,6 +49,12 @@ final class Progress: Sendable {
             write("       the interpreter died and was restarted: \(event.error ?? "")")
         case .finalAnswer:
             write("rlm: answer submitted (\(event.source ?? "FINAL"))")
+        case .modelDelta:
+            if let text = event.text { FileHandle.standardError.write(Data(text.utf8)) }
+        case .modelResponse:
+            if streaming { write("") }
+        case .historyCompacted:
+            write("       older turns were summarised to stay inside the model's window")
         default:
             break
         }

@@ -134,9 +134,9 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
         case .unreachable(let endpoint, let reason):
             return "cannot reach the model server at \(endpoint) (\(reason)). Check that the server is running and that --base-url / RLM_BASE_URL is right (OpenAI-compatible servers usually end in /v1)."
         case .unauthorized(let endpoint, let status, let detail):
-            return "the model server at \(endpoint) refused the API key (HTTP \(status): \(detail)). Set a valid key in RLM_API_KEY or OPENAI_API_KEY, or name the variable that holds it with --api-key-env."
+            return "the model server at \(endpoint) refused the API key (HTTP \(status): \(detail)). Set a valid key in RLM_API_KEY (or OPENAI_API_KEY / ANTHROPIC_API_KEY), or name the variable that holds it with --api-key-env."
         case .modelNotFound(let model, let endpoint, let detail):
-            return "the model server at \(endpoint) has no model named '\(model)' (\(detail)). Pass a model it serves with --model or RLM_MODEL; `curl \(endpoint)/models` lists them."
+            return "the model server at \(endpoint) has no model named '\(model)' (\(detail)). Pass a model it serves with --model or RLM_MODEL (its GET /v1/models lists them)."
         case .badRequest(let endpoint, let status, let detail):
             return "the model server at \(endpoint) rejected the request (HTTP \(status): \(detail))."
         case .serverError(let endpoint, let status, let detail):

@@ -13,19 +13,22 @@ public struct OpenAICompatibleModel: LanguageModel {
     private let apiKey: String?
     /// Longest wait for one reply.
     public var requestTimeout: Duration
+    /// Retries on rate limits, overload, server faults, timeouts and refused connections.
+    public var retry: RetryPolicy
 
     public init(name: String, baseURL: String = OpenAICompatibleModel.publicBaseURL, apiKey: String? = nil,
-                requestTimeout: Duration = .seconds(600)) {
+                requestTimeout: Duration = .seconds(600), retry: RetryPolicy = .standard) {
         self.name = name
         self.baseURL = Self.normalizedBaseURL(baseURL)
         self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
         self.requestTimeout = requestTimeout
+        self.retry = retry
     }
 
     public var endpointDescription: String { baseURL }
 
     public func withModelName(_ name: String) -> any LanguageModel {
-        OpenAICompatibleModel(name: name, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout)
+        OpenAICompatibleModel(name: name, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
     }
 
     /// Accepts `http://host:port` as well as `http://host:port/v1`: a bare host gets `/v1`.
@@ -39,25 +42,80 @@ public struct OpenAICompatibleModel: LanguageModel {
     }
 
     public func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        let (status, data) = try await HTTPTransport.send(httpRequest(request, stream: false), endpoint: baseURL,
+                                                          timeout: requestTimeout, retry: retry)
+        guard (200..<300).contains(status) else {
+            throw Self.error(status: status, body: data, model: name, endpoint: baseURL, apiKey: apiKey)
+        }
+        return try Self.decodeCompletion(data, fallbackModel: name, endpoint: baseURL)
+    }
+
+    /// Streams the reply over server-sent events (`stream: true`, usage requested in the last chunk).
+    public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+        let response = try await HTTPTransport.open(httpRequest(request, stream: true), endpoint: baseURL,
+                                                    timeout: requestTimeout, retry: retry)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data($0.readableBytesView) } ?? Data()
+            throw Self.error(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey)
+        }
+        struct Chunk: Decodable {
+            struct Choice: Decodable {
+                struct Delta: Decodable { let content: String? }
+                let delta: Delta?
+                let finishReason: String?
+                enum CodingKeys: String, CodingKey {
+                    case delta
+                    case finishReason = "finish_reason"
+                }
+            }
+            let model: String?
+            let choices: [Choice]?
+            let usage: ChatCompletion.Usage?
+            let error: ChatCompletion.ErrorBody?
+        }
+        var text = ""
+        var finish: String?
+        var usage = TokenUsage()
+        var served = name
+        for try await event in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
+            if event.data == "[DONE]" { break }
+            guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(event.data.utf8)) else {
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed chunk is not JSON: \(event.data.prefix(120))")
+            }
+            if let message = chunk.error?.message { throw ModelError.serverError(endpoint: baseURL, status: 200, detail: message) }
+            if let model = chunk.model { served = model }
+            if let choice = chunk.choices?.first {
+                if let piece = choice.delta?.content, !piece.isEmpty {
+                    text += piece
+                    onDelta(piece)
+                }
+                if let reason = choice.finishReason { finish = reason }
+            }
+            if let reported = chunk.usage {
+                usage = TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
+            }
+        }
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: finish), usage: usage, model: served)
+    }
+
+    private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
         var body: [String: any Sendable] = [
             "model": name,
             "messages": request.messages.map { ["role": $0.role.rawValue, "content": $0.content] },
         ]
         if let maxTokens = request.maxOutputTokens { body["max_tokens"] = maxTokens }
         if let temperature = request.temperature { body["temperature"] = temperature }
-        let payload = try JSONSerialization.data(withJSONObject: body)
-
+        if stream {
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+        }
         var http = HTTPClientRequest(url: baseURL + "/chat/completions")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         if let apiKey { http.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        http.body = .bytes(ByteBuffer(bytes: payload))
-
-        let (status, data) = try await HTTPTransport.send(http, endpoint: baseURL, timeout: requestTimeout)
-        guard (200..<300).contains(status) else {
-            throw Self.error(status: status, body: data, model: name, endpoint: baseURL, apiKey: apiKey)
-        }
-        return try Self.decodeCompletion(data, fallbackModel: name, endpoint: baseURL)
+        http.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        return http
     }
 
     static func decodeCompletion(_ data: Data, fallbackModel: String, endpoint: String) throws -> ModelResponse {
@@ -122,7 +180,7 @@ public struct OpenAICompatibleModel: LanguageModel {
         let base = normalizedBaseURL(baseURL)
         var http = HTTPClientRequest(url: base + "/models")
         if let apiKey, !apiKey.isEmpty { http.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        let (status, data) = try await HTTPTransport.send(http, endpoint: base, timeout: timeout)
+        let (status, data) = try await HTTPTransport.send(http, endpoint: base, timeout: timeout, retry: .none)
         guard (200..<300).contains(status) else {
             throw error(status: status, body: data, model: "(listing models)", endpoint: base, apiKey: apiKey)
         }

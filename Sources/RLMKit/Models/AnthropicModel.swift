@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// A Claude model behind Anthropic's Messages API (or a server speaking it).
+public struct AnthropicModel: LanguageModel {
+    public static let publicBaseURL = "https://api.anthropic.com"
+    public static let apiVersion = "2023-06-01"
+
+    public let name: String
+    /// API root without `/v1` (a trailing `/v1` is accepted and dropped).
+    public let baseURL: String
+    private let apiKey: String?
+    /// The Messages API requires a cap on the reply's length.
+    public var defaultMaxOutputTokens: Int
+    public var requestTimeout: Duration
+    public var retry: RetryPolicy
+
+    public init(name: String, baseURL: String = AnthropicModel.publicBaseURL, apiKey: String? = nil,
+                defaultMaxOutputTokens: Int = 8_192, requestTimeout: Duration = .seconds(600),
+                retry: RetryPolicy = .standard) {
+        self.name = name
+        self.baseURL = Self.normalizedBaseURL(baseURL)
+        self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
+        self.defaultMaxOutputTokens = defaultMaxOutputTokens
+        self.requestTimeout = requestTimeout
+        self.retry = retry
+    }
+
+    public var endpointDescription: String { baseURL }
+
+    public func withModelName(_ name: String) -> any LanguageModel {
+        AnthropicModel(name: name, baseURL: baseURL, apiKey: apiKey, defaultMaxOutputTokens: defaultMaxOutputTokens,
+                       requestTimeout: requestTimeout, retry: retry)
+    }
+
+    public static func normalizedBaseURL(_ raw: String) -> String {
+        var url = raw.trimmingCharacters(in: .whitespaces)
+        while url.hasSuffix("/") { url.removeLast() }
+        if url.hasSuffix("/v1") { url.removeLast(3) }
+        return url
+    }
+
+    public func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        let (status, data) = try await HTTPTransport.send(try httpRequest(request, stream: false), endpoint: baseURL,
+                                                          timeout: requestTimeout, retry: retry)
+        guard (200..<300).contains(status) else { throw error(status: status, body: data) }
+        struct Reply: Decodable {
+            struct Block: Decodable {
+                let type: String
+                let text: String?
+            }
+            let model: String?
+            let content: [Block]?
+            let stopReason: String?
+            let usage: Usage?
+            enum CodingKeys: String, CodingKey {
+                case model, content, usage
+                case stopReason = "stop_reason"
+            }
+        }
+        guard let reply = try? JSONDecoder().decode(Reply.self, from: data), let blocks = reply.content else {
+            throw ModelError.malformedResponse(endpoint: baseURL, detail: "not an Anthropic Messages reply: \(String(decoding: data.prefix(160), as: UTF8.self))")
+        }
+        // Thinking blocks are the model's scratchpad, not its answer.
+        let text = blocks.filter { $0.type == "text" }.compactMap(\.text).joined()
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: reply.stopReason),
+                             usage: reply.usage?.tokens ?? TokenUsage(), model: reply.model ?? name)
+    }
+
+    /// Streams the reply over server-sent events, skipping thinking deltas.
+    public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+        let response = try await HTTPTransport.open(try httpRequest(request, stream: true), endpoint: baseURL,
+                                                    timeout: requestTimeout, retry: retry)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data($0.readableBytesView) } ?? Data()
+            throw error(status: status, body: body)
+        }
+        struct Event: Decodable {
+            struct Message: Decodable {
+                let model: String?
+                let usage: Usage?
+            }
+            struct Delta: Decodable {
+                let type: String?
+                let text: String?
+                let stopReason: String?
+                enum CodingKeys: String, CodingKey {
+                    case type, text
+                    case stopReason = "stop_reason"
+                }
+            }
+            struct Failure: Decodable { let message: String? }
+            let type: String
+            let message: Message?
+            let delta: Delta?
+            let usage: Usage?
+            let error: Failure?
+        }
+        var text = ""
+        var stopReason: String?
+        var usage = TokenUsage()
+        var served = name
+        for try await sse in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
+            guard let event = try? JSONDecoder().decode(Event.self, from: Data(sse.data.utf8)) else {
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed event is not JSON: \(sse.data.prefix(120))")
+            }
+            switch event.type {
+            case "message_start":
+                if let model = event.message?.model { served = model }
+                if let start = event.message?.usage?.tokens { usage = start }
+            case "content_block_delta":
+                if event.delta?.type == "text_delta", let piece = event.delta?.text {
+                    text += piece
+                    onDelta(piece)
+                }
+            case "message_delta":
+                if let reason = event.delta?.stopReason { stopReason = reason }
+                if let output = event.usage?.outputTokens { usage.outputTokens = output }
+                if let input = event.usage?.inputTokens, input > 0 { usage.inputTokens = input }
+            case "error":
+                throw ModelError.serverError(endpoint: baseURL, status: 200, detail: event.error?.message ?? "stream error")
+            default:
+                break
+            }
+        }
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: stopReason), usage: usage, model: served)
+    }
+
+    /// Token counts as the Messages API reports them; cached input counts as input.
+    struct Usage: Decodable {
+        let inputTokens: Int?
+        let outputTokens: Int?
+        let cacheCreationInputTokens: Int?
+        let cacheReadInputTokens: Int?
+        enum CodingKeys: String, CodingKey {
+            case inputTokens = "input_tokens"
+            case outputTokens = "output_tokens"
+            case cacheCreationInputTokens = "cache_creation_input_tokens"
+            case cacheReadInputTokens = "cache_read_input_tokens"
+        }
+        var tokens: TokenUsage {
+            TokenUsage(inputTokens: (inputTokens ?? 0) + (cacheCreationInputTokens ?? 0) + (cacheReadInputTokens ?? 0),
+                       outputTokens: outputTokens ?? 0)
+        }
+    }
+
+    private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
+        // The system prompt travels apart; consecutive turns of one role are merged, as the API requires alternation.
+        let system = request.messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
+        var turns: [[String: String]] = []
+        for message in request.messages where message.role != .system {
+            if let last = turns.last, last["role"] == message.role.rawValue {
+                turns[turns.count - 1]["content"] = (last["content"] ?? "") + "\n\n" + message.content
+            } else {
+                turns.append(["role": message.role.rawValue, "content": message.content])
+            }
+        }
+        var body: [String: any Sendable] = [
+            "model": name,
+            "max_tokens": request.maxOutputTokens ?? defaultMaxOutputTokens,
+            "messages": turns,
+        ]
+        if !system.isEmpty { body["system"] = system }
+        if let temperature = request.temperature { body["temperature"] = temperature }
+        if stream { body["stream"] = true }
+        var http = HTTPClientRequest(url: baseURL + "/v1/messages")
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/json")
+        http.headers.add(name: "anthropic-version", value: Self.apiVersion)
+        if let apiKey { http.headers.add(name: "x-api-key", value: apiKey) }
+        http.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        return http
+    }
+
+    private func error(status: Int, body: Data) -> ModelError {
+        OpenAICompatibleModel.error(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey)
+    }
+}

@@ -1,0 +1,39 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns the first SIGINT into a cancellation of the run (so the partial answer and the log are written);
+/// a second SIGINT ends the process at once.
+final class InterruptHandler {
+    private let source: any DispatchSourceSignal
+
+    init(onInterrupt: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        let count = AtomicCounter()
+        source.setEventHandler {
+            if count.increment() == 1 {
+                FileHandle.standardError.write(Data("\nrlm: interrupted; stopping sub-calls and the REPL (Ctrl-C again to quit at once)\n".utf8))
+                onInterrupt()
+            } else {
+                exit(130)
+            }
+        }
+        source.resume()
+        self.source = source
+    }
+
+    func stop() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}
+
+import Synchronization
+
+final class AtomicCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
+}
