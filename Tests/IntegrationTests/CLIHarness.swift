@@ -62,3 +62,31 @@ final class TemporaryFile {
 }
 
 func replBlock(_ code: String) -> String { "```repl\n\(code)\n```" }
+
+extension CLI {
+    /// Runs `rlm`, sends it SIGINT once `ready()` holds (checked every 100 ms, for at most 30 s), and waits.
+    static func runInterrupted(_ arguments: [String], environment extra: [String: String],
+                               when ready: @escaping @Sendable () -> Bool) async throws -> (run: Run, pid: Int32) {
+        let result = try await Subprocess.run(
+            .path(FilePath(binary)), arguments: Arguments(arguments), environment: .custom(environment(extra)),
+            input: .none, output: .string(limit: 16 << 20), error: .string(limit: 16 << 20)
+        ) { execution in
+            for _ in 0..<300 where !ready() { try await Task.sleep(for: .milliseconds(100)) }
+            try execution.send(signal: .interrupt)
+            return execution.processIdentifier.value
+        }
+        let code: Int32
+        if case .exited(let value) = result.terminationStatus { code = value } else { code = -1 }
+        return (Run(exitCode: code, stdout: result.standardOutput, stderr: result.standardError), result.closureResult)
+    }
+
+    /// Command lines of running processes that contain `text`.
+    static func processes(matching text: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
+        return pids.compactMap { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(text) ? line : nil
+        }
+    }
+}
