@@ -214,7 +214,7 @@ import Testing
         expectContained(outcome)
         #expect(outcome.answer == "daemon started")
         try await Task.sleep(for: .milliseconds(500))
-        #expect(processes(matching: "sleep \(marker)").isEmpty)
+        #expect(CLI.processes(matching: "sleep \(marker)").isEmpty)
     }
 
     @Test func basicSandboxStillCapsMemoryAndHidesSecrets() async throws {
@@ -229,15 +229,5 @@ import Testing
             """, sandbox: "basic", arguments: ["--repl-memory-mb", "512"])
         expectContained(outcome)
         #expect(outcome.answer.hasPrefix("MemoryError"))
-    }
-
-    /// Command lines of running processes that contain `text`.
-    func processes(matching text: String) -> [String] {
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
-        return pids.compactMap { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            return line.contains(text) ? line : nil
-        }
     }
 }
