@@ -608,9 +608,17 @@ struct Conversation {
         fullHistory = messages
     }
 
+    /// A reply longer than this is kept cut in the conversation (its full text is in the log): megabytes of
+    /// prose from a runaway model would otherwise fill the window on every later turn.
+    static let maxKeptReplyChars = 40_000
+
     mutating func append(_ message: ChatMessage) {
-        messages.append(message)
-        fullHistory.append(message)
+        var kept = message
+        if message.role == .assistant && message.content.count > Self.maxKeptReplyChars {
+            kept.content = OutputTruncation.clip(message.content, limit: Self.maxKeptReplyChars)
+        }
+        messages.append(kept)
+        fullHistory.append(kept)
     }
 
     /// About four characters per token.
