@@ -146,6 +146,7 @@ public actor RunLedger {
         perModel[model, default: ModelUsage()].calls += 1
         perModel[model, default: ModelUsage()].inputTokens += usage.inputTokens
         perModel[model, default: ModelUsage()].outputTokens += usage.outputTokens
+        if usage.estimated == true { perModel[model, default: ModelUsage()].estimatedCalls += 1 }
         if let price = prices.price(for: model) {
             let cost = price.cost(of: usage)
             totalCost += cost

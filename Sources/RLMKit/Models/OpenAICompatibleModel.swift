@@ -76,7 +76,7 @@ public struct OpenAICompatibleModel: LanguageModel {
         }
         var text = ""
         var finish: String?
-        var usage = TokenUsage()
+        var usage: TokenUsage?
         var served = name
         for try await event in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
             if event.data == "[DONE]" { break }
@@ -96,7 +96,10 @@ public struct OpenAICompatibleModel: LanguageModel {
                 usage = TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
             }
         }
-        return ModelResponse(text: text, finishReason: FinishReason(wireValue: finish), usage: usage, model: served)
+        // Some servers (llama-cpp-python among them) ignore `include_usage` when streaming: estimate then,
+        // and say so, rather than count nothing.
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: finish),
+                             usage: usage ?? .estimate(request: request, reply: text), model: served)
     }
 
     private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
