@@ -106,11 +106,11 @@ struct RLMRun: Sendable {
             let outcome = try await withDeadline(ledger.deadline) {
                 try await root.run(context: prepared)
             } onTimeout: {
-                Self.partial(progress, reason: .timeout, limit: configuration.limits.maxIterations)
+                Self.partial(progress, reason: .timeout)
             }
             return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
         } catch is CancellationError {
-            let outcome = Self.partial(progress, reason: .cancelled, limit: configuration.limits.maxIterations)
+            let outcome = Self.partial(progress, reason: .cancelled)
             return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
         } catch {
             await recorder.emit(.runFinished, trajectory: "0") {
@@ -144,7 +144,7 @@ struct RLMRun: Sendable {
     }
 
     /// The best partial answer of a run that a limit or a cancellation stopped.
-    static func partial(_ progress: RunProgress, reason: StopReason, limit: Int) -> RLMNode.Outcome {
+    static func partial(_ progress: RunProgress, reason: StopReason) -> RLMNode.Outcome {
         let state = progress.snapshot
         let answer = state.lastProse.isEmpty ? "(no answer: the run stopped (\(reason.rawValue)) before the model submitted one)" : state.lastProse
         return RLMNode.Outcome(answer: answer, status: .partial, stopReason: reason, source: nil,
@@ -261,7 +261,7 @@ struct RLMNode: Sendable {
             do {
                 outcome = try await loop(repl: repl, description: description)
             } catch let exhausted as BudgetExhausted {
-                outcome = RLMRun.partial(progress, reason: exhausted.reason, limit: configuration.limits.maxIterations)
+                outcome = RLMRun.partial(progress, reason: exhausted.reason)
             }
             outcome.context = description
             outcome.replPeakRSSBytes = await repl.peakRSSBytes
@@ -303,7 +303,7 @@ struct RLMNode: Sendable {
             let response = try await askRoot(conversation.messages, iteration: iteration)
             conversation.append(.assistant(response.text))
             let parsed = ResponseParser.parse(response.text)
-            progress(iteration: iteration, prose: Self.prose(of: response.text))
+            recordProgress(iteration: iteration, prose: Self.prose(of: response.text))
 
             if parsed.codeBlocks.isEmpty {
                 if let bare = parsed.bareFinal,
@@ -359,10 +359,10 @@ struct RLMNode: Sendable {
             if parsed.claimsOutput { notes.append(Prompts.imaginedOutputNote) }
             conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
         }
-        return RLMRun.partial(progress, reason: .maxIterations, limit: limits.maxIterations)
+        return RLMRun.partial(progress, reason: .maxIterations)
     }
 
-    private func progress(iteration: Int, prose: String) {
+    private func recordProgress(iteration: Int, prose: String) {
         progress.update(iteration: min(iteration, configuration.limits.maxIterations), prose: prose)
     }
 
@@ -561,14 +561,15 @@ struct RLMNode: Sendable {
         }
         do {
             let outcome = try await tree.childSlots[depth].run {
-                let file = tree.scratch.appendingPathComponent("child-\(childID).\(context.map { if case .string = $0 { "txt" } else { "json" } } ?? "txt")")
+                // The child's context: the text given, a JSON value as its parsed self, or else the prompt.
                 let childContext: RLMContext
+                let fileName: String
                 switch context {
-                case .string(let text)?: childContext = .text(text)
-                case let value?: childContext = .json(try JSONEncoder().encode(value))
-                case nil: childContext = .text(prompt)
+                case .string(let text)?: (childContext, fileName) = (.text(text), "child-\(childID).txt")
+                case let value?: (childContext, fileName) = (.json(try JSONEncoder().encode(value)), "child-\(childID).json")
+                case nil: (childContext, fileName) = (.text(prompt), "child-\(childID).txt")
                 }
-                let prepared = try ContextPreparer.prepare(childContext, scratch: tree.scratch, fileName: file.lastPathComponent)
+                let prepared = try ContextPreparer.prepare(childContext, scratch: tree.scratch, fileName: fileName)
                 defer { try? FileManager.default.removeItem(atPath: prepared.path) }
                 let child = RLMNode(tree: tree, query: prompt, depth: depth + 1, trajectoryID: childID,
                                     progress: RunProgress(), isTopLevel: false)
