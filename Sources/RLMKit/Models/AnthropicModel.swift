@@ -74,7 +74,7 @@ public struct AnthropicModel: LanguageModel {
                                                     timeout: requestTimeout, retry: retry)
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
-            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Data($0.readableBytesView) } ?? Data()
+            let body = await HTTPTransport.errorBody(of: response)
             throw error(status: status, body: body)
         }
         struct Event: Decodable {

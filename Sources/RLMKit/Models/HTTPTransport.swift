@@ -112,6 +112,11 @@ enum HTTPTransport {
         }
     }
 
+    /// The body of an error response that was opened for streaming (at most 1 MiB; empty if unreadable).
+    static func errorBody(of response: HTTPClientResponse) async -> Data {
+        (try? await response.body.collect(upTo: 1 << 20)).map { Data($0.readableBytesView) } ?? Data()
+    }
+
     static func mapTransportError(_ error: any Error, endpoint: String, timeout: Duration) -> any Error {
         if error is CancellationError || Task.isCancelled { return CancellationError() }
         if error is ModelError { return error }
