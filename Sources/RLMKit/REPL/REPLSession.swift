@@ -156,8 +156,19 @@ public actor REPLSession {
         try FileManager.default.createDirectory(at: workDirectory.appendingPathComponent("scratch"), withIntermediateDirectories: true)
         let session = REPLSession(configuration: configuration, interpreter: interpreter, sandbox: sandbox,
                                   context: context, workDirectory: workDirectory, subCalls: subCalls)
-        defer { session.processCap?.remove() }
-        return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
+        do {
+            let result = try await run(session, body: body)
+            await session.processCap?.remove()
+            return result
+        } catch {
+            await session.processCap?.remove()
+            throw error
+        }
+    }
+
+    private static func run<Result: Sendable>(_ session: REPLSession,
+                                              body: (REPLSession) async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { try await session.supervise() }
             do {
                 try await session.waitUntilReady()
@@ -285,8 +296,17 @@ public actor REPLSession {
                     throw error
                 }
                 state = .starting
+                await settleBeforeRestart()
             }
         }
+    }
+
+    /// Waits until the dead interpreter's processes are really gone (a fork bomb keeps its process group
+    /// full for a moment after the kill) and backs off a little more with each restart, so that a successor
+    /// is not refused a fork and a crash loop does not spend every restart in a few milliseconds.
+    private func settleBeforeRestart() async {
+        if let processCap { _ = await processCap.drain() }
+        try? await Task.sleep(for: .milliseconds(50 * restarts))
     }
 
     private enum IncarnationEnd: Sendable {
