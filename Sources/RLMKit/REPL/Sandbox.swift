@@ -212,24 +212,17 @@ struct BubblewrapSandbox: REPLSandbox {
 #endif
 
 #if os(macOS)
-/// `strict` on macOS: a Seatbelt profile (sandbox-exec) that denies network and writes outside the scratch folder.
+/// `strict` on macOS: the interpreter under `sandbox-exec` with ``SeatbeltProfile`` (reads limited to the
+/// system, the interpreter and the context; writes to the scratch folder only; no network), plus the rlimits.
 struct SeatbeltSandbox: REPLSandbox {
     var level: SandboxLevel { .strict }
-    var summary: String { "strict: sandbox-exec profile (no network, writes only to the scratch folder), rlimits" }
+    var summary: String { "strict: sandbox-exec profile (reads only the system, Python and the context; writes only the scratch folder; no network), rlimits" }
 
     func command(for launch: SandboxLaunch) -> SandboxCommand {
-        let profile = """
-            (version 1)
-            (deny default)
-            (allow process-exec process-fork signal (target same-sandbox))
-            (allow file-read*)
-            (allow file-write* (subpath "\(launch.hostScratchDirectory)"))
-            (allow network-outbound (remote unix-socket (subpath "\(launch.channelDirectory)")))
-            (allow sysctl-read mach-lookup ipc-posix-shm)
-            """
-        return SandboxCommand(executable: "/usr/bin/sandbox-exec",
-                              arguments: ["-p", profile, launch.interpreter.executable, "-I", "-X", "utf8", launch.driverPath],
-                              scratchDirectory: launch.hostScratchDirectory)
+        SandboxCommand(executable: "/usr/bin/sandbox-exec",
+                       arguments: ["-p", SeatbeltProfile(launch: launch).text,
+                                   launch.interpreter.executable, "-I", "-X", "utf8", launch.driverPath],
+                       scratchDirectory: launch.hostScratchDirectory)
     }
 }
 #endif
