@@ -146,7 +146,9 @@ import Testing
         #expect(outcome.run.exitCode == 0)
         #expect(outcome.answer == "alive")
         #expect(outcome.logText.contains("timed_out"))
-        #expect(outcome.logText.contains("the cell had started"))
+        // Either the interrupt stopped the cell and the driver killed its children, or, on a machine too busy
+        // for the driver to run within the grace period, the host killed the sandbox and started a fresh one.
+        #expect(outcome.logText.contains("the cell had started") || outcome.logText.contains("interpreter_restarted"))
     }
 
     @Test func memoryBombHitsTheCap() async throws {
