@@ -83,6 +83,8 @@ struct Ask: AsyncParsableCommand {
     var replCpuSeconds: Int?
     @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
     var systemPrompt: String?
+    @Option(help: "Tune the system prompt for the root model: standard, frugal (fewer, larger sub-calls) or small (small local models). Default: chosen from the model's name.")
+    var promptProfile: PromptProfile?
 
     @Option(help: "Where to write the JSON-lines trajectory (default: ~/.cache/rlm/runs/).")
     var log: String?
@@ -148,7 +150,11 @@ struct Ask: AsyncParsableCommand {
                               timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, maxConsecutiveErrors: maxErrors),
             prices: PriceTable.builtIn.merging(config.prices),
             rootModelWindowTokens: modelWindow,
-            streamRootResponses: progress.streaming)
+            streamRootResponses: progress.streaming,
+            promptProfile: promptProfile)
+        if promptProfile == nil && systemPromptText == nil && rlm.effectivePromptProfile != .standard {
+            progress.notice("Using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).")
+        }
 
         let query = self.query
         let context = input.context
@@ -246,3 +252,4 @@ struct Ask: AsyncParsableCommand {
 }
 
 extension SandboxLevel: ExpressibleByArgument {}
+extension PromptProfile: ExpressibleByArgument {}

@@ -11,6 +11,8 @@ struct PromptFacts {
     var subModelName: String
     /// Levels of child RLMs still available below this one (0: `rlm_query` is a plain sub-call).
     var remainingDepth: Int
+    /// Extra guidance for the root model's family.
+    var profile: PromptProfile = .standard
 }
 
 /// Everything the root model is told. Written for this project; the wording is ours.
@@ -70,7 +72,7 @@ enum Prompts {
         - Do not submit in the same reply as code whose result you have not seen yet, unless the submission \
         is computed by that code.
         - You have \(facts.maxIterations) turns. Keep replies short: a line or two of reasoning, then code.
-        """
+        """ + (facts.profile == .standard ? "" : "\n\n" + facts.profile.guidance)
     }
 
     static func describe(_ description: ContextDescription) -> String {

@@ -34,6 +34,9 @@ public struct RLM: Sendable {
     public var subModelWindowTokens: Int?
     /// Replaces the system prompt. `{context_description}` in it is replaced by the description of the context.
     public var systemPrompt: String?
+    /// Tunes the system prompt for the root model's family; nil chooses one from the root model's name.
+    /// Not applied to a replaced `systemPrompt`.
+    public var promptProfile: PromptProfile?
     /// Where the JSON-lines trajectory goes; nil writes none.
     public var logURL: URL?
     /// Limits over the whole recursion tree.
@@ -49,7 +52,9 @@ public struct RLM: Sendable {
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
                 logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
-                rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false) {
+                rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false,
+                promptProfile: PromptProfile? = nil) {
+        self.promptProfile = promptProfile
         self.budget = budget
         self.prices = prices
         self.rootModelWindowTokens = rootModelWindowTokens
@@ -70,6 +75,11 @@ public struct RLM: Sendable {
     public func complete(query: String, context: RLMContext,
                          onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
         try await RLMRun(configuration: self, query: query, onEvent: onEvent).run(context: context)
+    }
+
+    /// The prompt profile the run uses: the one set, or the one that suits the root model.
+    public var effectivePromptProfile: PromptProfile {
+        promptProfile ?? PromptProfile.forModel(rootModel.name)
     }
 
     /// The events of a run as they happen; the last one is `run_finished`, carrying the answer.

@@ -173,6 +173,7 @@ struct RLMRun: Sendable {
             "max_concurrency": .number(Double(configuration.limits.maxConcurrency)),
             "max_depth": .number(Double(configuration.limits.maxDepth)),
             "cell_timeout_seconds": .number(configuration.repl.cellTimeout.seconds),
+            "prompt_profile": .string(configuration.systemPrompt == nil ? configuration.effectivePromptProfile.rawValue : "custom"),
             "query": .string(query),
             "started_at": .string(ISO8601DateFormatter().string(from: Date())),
         ]
@@ -285,7 +286,8 @@ struct RLMNode: Sendable {
         let facts = PromptFacts(description: description, maxIterations: limits.maxIterations,
                                 maxOutputChars: configuration.repl.maxOutputChars,
                                 maxConcurrency: limits.maxConcurrency, subCallChars: window * 3,
-                                subModelName: subModel.name, remainingDepth: limits.maxDepth - depth)
+                                subModelName: subModel.name, remainingDepth: limits.maxDepth - depth,
+                                profile: configuration.effectivePromptProfile)
         let system = configuration.systemPrompt.map {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
         } ?? Prompts.system(facts)
