@@ -153,7 +153,7 @@ struct Ask: AsyncParsableCommand {
             streamRootResponses: progress.streaming,
             promptProfile: promptProfile)
         if promptProfile == nil && systemPromptText == nil && rlm.effectivePromptProfile != .standard {
-            progress.notice("Using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).")
+            progress.notice("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).", force: !quiet)
         }
 
         let query = self.query
