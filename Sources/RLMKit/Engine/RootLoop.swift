@@ -133,12 +133,10 @@ struct RLMRun: Sendable {
                 return nil
             }
             defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let value = next { return value }
-                group.cancelAll()
-                while (try? await group.next()) != nil {}
-                return onTimeout()
-            }
+            // The body's value, or nil when the deadline task finished first.
+            if let value = try await group.next() ?? nil { return value }
+            group.cancelAll()
+            while (try? await group.next()) != nil {}
             return onTimeout()
         }
     }
@@ -498,12 +496,7 @@ struct RLMNode: Sendable {
     /// One `llm_query` prompt: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
     func subCall(_ prompt: String, model: any LanguageModel, childTrajectory: String? = nil) async -> String {
         let id = await tree.subCallIDs.next()
-        do {
-            try await tree.ledger.admitSubCall()
-        } catch {
-            await emit(.subCallFinished) { $0.subCallID = id; $0.model = model.name; $0.error = error.description }
-            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
-        }
+        if let refusal = await admitSubCall(id: id, model: model.name, childTrajectory: nil) { return refusal }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {
             $0.subCallID = id
@@ -525,17 +518,8 @@ struct RLMNode: Sendable {
             return response.text
         } catch {
             await tree.ledger.recordFailure(model: model.name)
-            if let modelError = error as? ModelError, modelError.isConfigurationProblem {
-                await tree.ledger.abort(with: modelError)
-            }
-            let message = error is CancellationError ? "the sub-call was cancelled" : String(describing: error)
-            await emit(.subCallFinished) {
-                $0.subCallID = id
-                $0.model = model.name
-                $0.seconds = (ContinuousClock.now - started).seconds
-                $0.error = message
-            }
-            return "Error: \(message)"
+            return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: started,
+                                       cancelledMessage: "the sub-call was cancelled")
         }
     }
 
@@ -547,12 +531,7 @@ struct RLMNode: Sendable {
         }
         let id = await tree.subCallIDs.next()
         let childID = "\(trajectoryID).\(await tree.childIDs.next())"
-        do {
-            try await tree.ledger.admitSubCall()
-        } catch {
-            await emit(.subCallFinished) { $0.subCallID = id; $0.error = error.description; $0.childTrajectory = childID }
-            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
-        }
+        if let refusal = await admitSubCall(id: id, model: nil, childTrajectory: childID) { return refusal }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {
             $0.subCallID = id
@@ -586,18 +565,43 @@ struct RLMNode: Sendable {
             }
             return outcome.answer
         } catch {
-            if let modelError = error as? ModelError, modelError.isConfigurationProblem {
-                await tree.ledger.abort(with: modelError)
-            }
-            let message = error is CancellationError ? "the child RLM was cancelled" : String(describing: error)
+            return await subCallFailed(error, id: id, model: nil, childTrajectory: childID, started: started,
+                                       cancelledMessage: "the child RLM was cancelled")
+        }
+    }
+
+    /// Counts one sub-call against the budget; when none is left, logs the refusal and returns what the REPL gets.
+    private func admitSubCall(id: Int, model: String?, childTrajectory: String?) async -> String? {
+        do {
+            try await tree.ledger.admitSubCall()
+            return nil
+        } catch {
             await emit(.subCallFinished) {
                 $0.subCallID = id
-                $0.childTrajectory = childID
-                $0.seconds = (ContinuousClock.now - started).seconds
-                $0.error = message
+                $0.model = model
+                $0.error = error.description
+                $0.childTrajectory = childTrajectory
             }
-            return "Error: \(message)"
+            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
         }
+    }
+
+    /// Logs a failed sub-call or child RLM and returns the error string the REPL gets; a bad key or an unknown
+    /// model stops the whole tree.
+    private func subCallFailed(_ error: any Error, id: Int, model: String?, childTrajectory: String?,
+                               started: ContinuousClock.Instant, cancelledMessage: String) async -> String {
+        if let modelError = error as? ModelError, modelError.isConfigurationProblem {
+            await tree.ledger.abort(with: modelError)
+        }
+        let message = error is CancellationError ? cancelledMessage : String(describing: error)
+        await emit(.subCallFinished) {
+            $0.subCallID = id
+            $0.model = model
+            $0.childTrajectory = childTrajectory
+            $0.seconds = (ContinuousClock.now - started).seconds
+            $0.error = message
+        }
+        return "Error: \(message)"
     }
 }
 
