@@ -143,17 +143,19 @@ public actor RunLedger {
     }
 
     func record(model: String, usage: TokenUsage) {
-        perModel[model, default: ModelUsage()].calls += 1
-        perModel[model, default: ModelUsage()].inputTokens += usage.inputTokens
-        perModel[model, default: ModelUsage()].outputTokens += usage.outputTokens
-        if usage.estimated == true { perModel[model, default: ModelUsage()].estimatedCalls += 1 }
+        var entry = perModel[model, default: ModelUsage()]
+        entry.calls += 1
+        entry.inputTokens += usage.inputTokens
+        entry.outputTokens += usage.outputTokens
+        if usage.estimated == true { entry.estimatedCalls += 1 }
         if let price = prices.price(for: model) {
             let cost = price.cost(of: usage)
             totalCost += cost
-            perModel[model, default: ModelUsage()].costUSD = (perModel[model]?.costUSD ?? 0) + cost
+            entry.costUSD = (entry.costUSD ?? 0) + cost
         } else {
             unpricedModels.insert(model)
         }
+        perModel[model] = entry
     }
 
     func recordFailure(model: String) {

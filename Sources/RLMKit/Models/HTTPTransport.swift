@@ -171,12 +171,15 @@ enum HTTPTransport {
                 do {
                     for try await buffer in response.body {
                         pending.append(contentsOf: buffer.readableBytesView)
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            var line = String(decoding: pending[..<newline], as: UTF8.self)
+                        // Every complete line in the buffer, then the consumed part dropped once.
+                        var lineStart = pending.startIndex
+                        while let newline = pending[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+                            var line = String(decoding: pending[lineStart..<newline], as: UTF8.self)
                             if line.hasSuffix("\r") { line.removeLast() }
-                            pending.removeSubrange(...newline)
+                            lineStart = newline + 1
                             handle(line: line)
                         }
+                        pending.removeSubrange(..<lineStart)
                     }
                     if !pending.isEmpty { handle(line: String(decoding: pending, as: UTF8.self)) }
                     flushEvent()
