@@ -203,14 +203,8 @@ struct Ask: AsyncParsableCommand {
             return failure
         case let error as ModelError:
             return CLIFailure(message: "\(error)\(logNote)", exitCode: error.isConfigurationProblem ? 2 : 1)
-        case let error as PythonNotFound:
-            return .configuration(error.description)
-        case let error as SandboxUnavailable:
-            return .configuration(error.description)
-        case let error as UnpricedModel:
-            return .configuration(error.description)
-        case let error as ContextError:
-            return .configuration(error.description)
+        case is PythonNotFound, is SandboxUnavailable, is UnpricedModel, is ContextError:
+            return .configuration(String(describing: error))
         case let error as REPLError:
             if case .contextUnloadable = error { return .configuration(error.description + logNote) }
             return .run(error.description + logNote)

@@ -11,18 +11,56 @@ struct CLIFailure: Error, CustomStringConvertible {
     static func run(_ message: String) -> CLIFailure { .init(message: message, exitCode: 1) }
 }
 
+/// The wire protocols `rlm` speaks, and what differs between them.
+enum Provider: String {
+    /// Any OpenAI-compatible Chat Completions server.
+    case openai
+    /// Anthropic's Messages API.
+    case anthropic
+
+    /// A `--provider` / `RLM_PROVIDER` value, or an error naming the ones that exist.
+    init(checking name: String) throws {
+        guard let provider = Provider(rawValue: name) else {
+            throw CLIFailure.configuration("unknown provider '\(name)'. Use --provider openai (any OpenAI-compatible server) or --provider anthropic.")
+        }
+        self = provider
+    }
+
+    var publicBaseURL: String {
+        switch self {
+        case .openai: OpenAICompatibleModel.publicBaseURL
+        case .anthropic: AnthropicModel.publicBaseURL
+        }
+    }
+
+    /// The environment variable that holds this provider's key when `RLM_API_KEY` is not set.
+    var keyVariable: String {
+        switch self {
+        case .openai: "OPENAI_API_KEY"
+        case .anthropic: "ANTHROPIC_API_KEY"
+        }
+    }
+
+    func normalizedBaseURL(_ url: String) -> String {
+        switch self {
+        case .openai: OpenAICompatibleModel.normalizedBaseURL(url)
+        case .anthropic: AnthropicModel.normalizedBaseURL(url)
+        }
+    }
+}
+
 /// Where a model is served and under which name.
 struct ResolvedEndpoint {
-    var provider: String
+    var provider: Provider
     var baseURL: String
     var apiKey: String?
     var model: String
 
     func makeModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
         switch provider {
-        case "anthropic":
+        case .anthropic:
             return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
-        default:
+        case .openai:
             return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
         }
     }
@@ -55,12 +93,6 @@ struct EndpointResolver {
         return config.settings[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static func checkProvider(_ provider: String) throws {
-        guard ["openai", "anthropic"].contains(provider) else {
-            throw CLIFailure.configuration("unknown provider '\(provider)'. Use --provider openai (any OpenAI-compatible server) or --provider anthropic.")
-        }
-    }
-
     /// Rejects a base URL that is not http(s)://host…, before anything is started.
     static func checkURL(_ text: String, setting: String) throws {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
@@ -69,15 +101,14 @@ struct EndpointResolver {
         }
     }
 
-    func apiKey(fromVariable flagVariable: String?, provider: String, configKey: String = "api_key_env") throws -> String? {
+    func apiKey(fromVariable flagVariable: String?, provider: Provider, configKey: String = "api_key_env") throws -> String? {
         if let variable = flagVariable ?? config.settings[configKey] {
             guard let key = environment[variable], !key.isEmpty else {
                 throw CLIFailure.configuration("--api-key-env names \(variable), but that environment variable is not set. Export it, or drop --api-key-env for a server without a key.")
             }
             return key
         }
-        let providerVariable = provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY"
-        for name in ["RLM_API_KEY", providerVariable] {
+        for name in ["RLM_API_KEY", provider.keyVariable] {
             if let key = environment[name], !key.isEmpty { return key }
         }
         return nil
@@ -85,23 +116,22 @@ struct EndpointResolver {
 
     mutating func resolveRoot(provider flagProvider: String?, baseURL flagBaseURL: String?, model flagModel: String?,
                               apiKeyVariable: String?) async throws -> ResolvedEndpoint {
-        let provider = value(flagProvider, "RLM_PROVIDER", config: "provider") ?? "openai"
-        try Self.checkProvider(provider)
+        let provider = try Provider(checking: value(flagProvider, "RLM_PROVIDER", config: "provider") ?? "openai")
         let key = try apiKey(fromVariable: apiKeyVariable, provider: provider)
         var baseURL = value(flagBaseURL, "RLM_BASE_URL", config: "base_url")
         var model = value(flagModel, "RLM_MODEL", config: "model")
 
-        if provider == "anthropic" {
+        if provider == .anthropic {
             guard let model else {
                 throw CLIFailure.configuration("no model name given for the anthropic provider. Pass --model (for example --model claude-sonnet-4-5) or set RLM_MODEL.")
             }
-            let base = baseURL ?? AnthropicModel.publicBaseURL
+            let base = baseURL ?? provider.publicBaseURL
             try Self.checkURL(base, setting: "--base-url / RLM_BASE_URL")
-            return ResolvedEndpoint(provider: provider, baseURL: AnthropicModel.normalizedBaseURL(base), apiKey: key, model: model)
+            return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key, model: model)
         }
         if baseURL == nil {
             if key != nil {
-                baseURL = OpenAICompatibleModel.publicBaseURL
+                baseURL = provider.publicBaseURL
             } else if let local = await Self.discoverLocalServer() {
                 baseURL = local.baseURL
                 notices.append("No endpoint configured: using the \(local.name) server found at \(local.baseURL).")
@@ -123,8 +153,7 @@ struct EndpointResolver {
             model = try await pickServedModel(baseURL: baseURL, apiKey: key)
         }
         guard let model else { throw CLIFailure.configuration(Self.howToConfigure) }
-        return ResolvedEndpoint(provider: provider, baseURL: OpenAICompatibleModel.normalizedBaseURL(baseURL),
-                                apiKey: key, model: model)
+        return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(baseURL), apiKey: key, model: model)
     }
 
     /// With a base URL but no model name: the server's only model, or a clear error listing its models.
@@ -153,27 +182,17 @@ struct EndpointResolver {
 
     func resolveSub(root: ResolvedEndpoint, provider flagProvider: String?, baseURL flagBaseURL: String?,
                     model flagModel: String?, apiKeyVariable: String?) throws -> ResolvedEndpoint? {
-        let provider = value(flagProvider, "RLM_SUB_PROVIDER", config: "sub_provider") ?? root.provider
+        let provider = try value(flagProvider, "RLM_SUB_PROVIDER", config: "sub_provider").map(Provider.init(checking:)) ?? root.provider
         let baseURL = value(flagBaseURL, "RLM_SUB_BASE_URL", config: "sub_base_url")
         let model = value(flagModel, "RLM_SUB_MODEL", config: "sub_model")
         let keyVariable = apiKeyVariable ?? config.settings["sub_api_key_env"]
         guard baseURL != nil || model != nil || keyVariable != nil || provider != root.provider else { return nil }
-        try Self.checkProvider(provider)
         if let baseURL { try Self.checkURL(baseURL, setting: "--sub-base-url / RLM_SUB_BASE_URL") }
         let key = keyVariable != nil || provider != root.provider
             ? try apiKey(fromVariable: keyVariable, provider: provider, configKey: "sub_api_key_env") : root.apiKey
-        let base: String
-        if let baseURL {
-            base = baseURL
-        } else if provider == root.provider {
-            base = root.baseURL
-        } else {
-            base = provider == "anthropic" ? AnthropicModel.publicBaseURL : OpenAICompatibleModel.publicBaseURL
-        }
-        return ResolvedEndpoint(provider: provider,
-                                baseURL: provider == "anthropic" ? AnthropicModel.normalizedBaseURL(base)
-                                                                 : OpenAICompatibleModel.normalizedBaseURL(base),
-                                apiKey: key, model: model ?? root.model)
+        let base = baseURL ?? (provider == root.provider ? root.baseURL : provider.publicBaseURL)
+        return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key,
+                                model: model ?? root.model)
     }
 
     struct LocalServer {
