@@ -41,6 +41,13 @@ enum Provider: String {
         }
     }
 
+    var displayName: String {
+        switch self {
+        case .openai: "OpenAI's API"
+        case .anthropic: "Anthropic's API"
+        }
+    }
+
     func normalizedBaseURL(_ url: String) -> String {
         switch self {
         case .openai: OpenAICompatibleModel.normalizedBaseURL(url)
@@ -55,6 +62,12 @@ struct ResolvedEndpoint {
     var baseURL: String
     var apiKey: String?
     var model: String
+
+    /// The provider's public API needs a key; saying so here beats a refused request (or an unreachable host) later.
+    func checkedForKey() throws -> ResolvedEndpoint {
+        guard apiKey == nil, baseURL == provider.normalizedBaseURL(provider.publicBaseURL) else { return self }
+        throw CLIFailure.configuration("\(provider.displayName) at \(baseURL) needs an API key, and none is set. Export \(provider.keyVariable)=… (or RLM_API_KEY, or name your own variable with --api-key-env). For a local server, set --base-url / RLM_BASE_URL instead.")
+    }
 
     func makeModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
         switch provider {
@@ -127,7 +140,8 @@ struct EndpointResolver {
             }
             let base = baseURL ?? provider.publicBaseURL
             try Self.checkURL(base, setting: "--base-url / RLM_BASE_URL")
-            return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key, model: model)
+            return try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key, model: model)
+                .checkedForKey()
         }
         if baseURL == nil {
             if key != nil {
@@ -143,6 +157,8 @@ struct EndpointResolver {
                         notices.append("Using its model '\(first)'.")
                     }
                 }
+            } else if let model {
+                throw CLIFailure.configuration("the model '\(model)' is named, but no endpoint is configured: no API key is set and no local model server answered on ports 11434, 8080, 8000 or 1234. For OpenAI's API, export OPENAI_API_KEY=…; for another server, set --base-url / RLM_BASE_URL.")
             } else {
                 throw CLIFailure.configuration("no model endpoint is configured and no local model server answered on ports 11434, 8080, 8000 or 1234.\n" + Self.howToConfigure)
             }
@@ -153,7 +169,8 @@ struct EndpointResolver {
             model = try await pickServedModel(baseURL: baseURL, apiKey: key)
         }
         guard let model else { throw CLIFailure.configuration(Self.howToConfigure) }
-        return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(baseURL), apiKey: key, model: model)
+        return try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(baseURL), apiKey: key, model: model)
+            .checkedForKey()
     }
 
     /// With a base URL but no model name: the server's only model, or a clear error listing its models.
@@ -191,8 +208,8 @@ struct EndpointResolver {
         let key = keyVariable != nil || provider != root.provider
             ? try apiKey(fromVariable: keyVariable, provider: provider, configKey: "sub_api_key_env") : root.apiKey
         let base = baseURL ?? (provider == root.provider ? root.baseURL : provider.publicBaseURL)
-        return ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key,
-                                model: model ?? root.model)
+        return try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key,
+                                    model: model ?? root.model).checkedForKey()
     }
 
     struct LocalServer {

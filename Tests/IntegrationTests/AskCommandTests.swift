@@ -190,6 +190,30 @@ import Testing
         #expect(!run.stderr.contains("sk-test-secret-123456"))
     }
 
+    @Test func publicAPIWithoutAKeyNamesTheVariableToSet() async throws {
+        let file = try TemporaryFile(contents: "x")
+        let anthropic = try await CLI.run(["ask", "q", "--context", file.path, "--no-log"],
+                                          environment: ["RLM_PROVIDER": "anthropic", "RLM_MODEL": "claude-sonnet-4-5"])
+        #expect(anthropic.exitCode == 2)
+        #expect(anthropic.stderr.contains("Anthropic's API at https://api.anthropic.com needs an API key"))
+        #expect(anthropic.stderr.contains("ANTHROPIC_API_KEY"))
+        let openAI = try await CLI.run(["ask", "q", "--context", file.path, "--no-log", "--sub-model", "gpt-4.1-mini"],
+                                       environment: ["RLM_BASE_URL": "https://api.openai.com/v1/", "RLM_MODEL": "gpt-4.1"])
+        #expect(openAI.exitCode == 2)
+        #expect(openAI.stderr.contains("OpenAI's API at https://api.openai.com/v1 needs an API key"))
+        #expect(openAI.stderr.contains("OPENAI_API_KEY"))
+    }
+
+    @Test(.enabled(if: CLI.noLocalModelServer, "a model server listens on a port that discovery probes"))
+    func namedModelWithoutAnEndpointSaysWhatToSet() async throws {
+        let file = try TemporaryFile(contents: "x")
+        let run = try await CLI.run(["ask", "q", "--context", file.path, "--no-log"], environment: ["RLM_MODEL": "gpt-4.1-mini"])
+        #expect(run.exitCode == 2)
+        #expect(run.stderr.contains("the model 'gpt-4.1-mini' is named, but no endpoint is configured"))
+        #expect(run.stderr.contains("OPENAI_API_KEY"))
+        #expect(run.stderr.contains("RLM_BASE_URL"))
+    }
+
     @Test func malformedBaseURLIsAConfigurationError() async throws {
         let file = try TemporaryFile(contents: "x")
         let run = try await CLI.run(["ask", "q", "--context", file.path], environment: ["RLM_BASE_URL": "localhost8080", "RLM_MODEL": "m"])

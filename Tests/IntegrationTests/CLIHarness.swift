@@ -37,6 +37,23 @@ enum CLI {
         return result
     }
 
+    /// True when nothing listens on the loopback ports where `rlm` looks for a local model server.
+    static var noLocalModelServer: Bool {
+        [11434, 8080, 8000, 1234].allSatisfy { port in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return true }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            return connected != 0
+        }
+    }
+
     static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) async throws -> Run {
         let result = try await Subprocess.run(
             .path(FilePath(binary)), arguments: Arguments(arguments), environment: .custom(environment(extra)),
