@@ -32,6 +32,8 @@ public enum StopReason: String, Sendable, Codable {
     case timeout
     case maxErrors = "max_errors"
     case cancelled
+    /// An error ended the run after its first turn (see ``RLMRunFailure``).
+    case failed
 }
 
 /// A sub-call refused because a budget is used up.

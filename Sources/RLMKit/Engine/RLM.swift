@@ -48,12 +48,16 @@ public struct RLM: Sendable {
     public var rootModelWindowTokens: Int?
     /// Stream the root model's replies (events of kind `model_delta` carry the text as it arrives).
     public var streamRootResponses: Bool
+    /// Further model names the code may ask for with `llm_query(..., model=...)`, served by the sub model's
+    /// endpoint. The root and sub models are always allowed; any other name gets an error string.
+    public var allowedModels: [String]
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
                 logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
                 rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false,
-                promptProfile: PromptProfile? = nil) {
+                promptProfile: PromptProfile? = nil, allowedModels: [String] = []) {
+        self.allowedModels = allowedModels
         self.promptProfile = promptProfile
         self.budget = budget
         self.prices = prices
@@ -96,6 +100,20 @@ public struct RLM: Sendable {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+}
+
+/// A run that failed after the root model had answered at least once: the cause, and the best partial
+/// answer with the usage spent so far. A run that fails before its first turn throws the cause itself.
+public struct RLMRunFailure: Error, CustomStringConvertible, Sendable {
+    /// What stopped the run (a ``ModelError``, a ``REPLError``…).
+    public var error: any Error
+    /// The partial result: `status` is `.partial`, `stopReason` is `"failed"`.
+    public var partial: RLMResult
+    public init(error: any Error, partial: RLMResult) {
+        self.error = error
+        self.partial = partial
+    }
+    public var description: String { String(describing: error) }
 }
 
 /// The outcome of a run.

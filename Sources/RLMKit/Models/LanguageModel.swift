@@ -115,6 +115,21 @@ public protocol LanguageModel: Sendable {
     func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse
     /// The same provider and endpoint with another model name (for `llm_query(..., model=...)`).
     func withModelName(_ name: String) -> any LanguageModel
+    /// The context window the server says this model runs with (llama.cpp, Ollama, vLLM and LM Studio tell);
+    /// nil when the server does not say. Asked once at the start of a run.
+    func discoverContextWindow() async -> DiscoveredContextWindow?
+}
+
+/// A model's context window as its server reported it.
+public struct DiscoveredContextWindow: Sendable, Equatable {
+    /// Tokens the model can hold, prompt and reply together.
+    public var tokens: Int
+    /// Where the figure came from, for the user (for example "llama.cpp GET /props n_ctx").
+    public var source: String
+    public init(tokens: Int, source: String) {
+        self.tokens = tokens
+        self.source = source
+    }
 }
 
 extension LanguageModel {
@@ -127,6 +142,7 @@ extension LanguageModel {
 
     public var endpointDescription: String { "local" }
     public func withModelName(_ name: String) -> any LanguageModel { self }
+    public func discoverContextWindow() async -> DiscoveredContextWindow? { nil }
 }
 
 /// A failure talking to a model server. Each case says what went wrong and what to do about it.
@@ -156,6 +172,15 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
         case .timedOut(let endpoint, let seconds):
             return "the model server at \(endpoint) did not answer within \(Int(seconds)) s. The model may be overloaded; try again or raise the timeout."
         }
+    }
+
+    /// The server refused the request because the prompt does not fit the model's context window
+    /// (llama.cpp, vLLM, OpenAI and Anthropic all answer HTTP 400 with a message saying so).
+    public var isContextOverflow: Bool {
+        guard case .badRequest(_, _, let detail) = self else { return false }
+        let text = detail.lowercased()
+        return ["context length", "context_length", "context window", "maximum context", "prompt is too long",
+                "too many tokens", "exceeds the available context", "n_ctx"].contains { text.contains($0) }
     }
 
     /// True for failures the user must fix in the configuration (exit code 2), not transient ones.
