@@ -98,7 +98,9 @@ struct DriverMessage: Decodable, Sendable {
     var python: String?
     var loadSeconds: Double?
     var description: ContextDescription?
-    // llm_request
+    // llm_request (and the cell that made it), cancel
+    var cell: Int?
+    var ids: [Int]?
     var kind: String?
     var prompts: [String]?
     var contexts: [JSONValue]?
@@ -107,6 +109,7 @@ struct DriverMessage: Decodable, Sendable {
     var stdout: CapturedText?
     var stderr: CapturedText?
     var error: Bool?
+    var errorType: String?
     var interrupted: Bool?
     var final: String?
     var finalSource: String?
@@ -115,7 +118,8 @@ struct DriverMessage: Decodable, Sendable {
     var peakRSSKilobytes: Int?
 
     enum CodingKeys: String, CodingKey {
-        case type, id, token, message, pid, python, description, kind, prompts, contexts, model
+        case type, id, token, message, pid, python, description, kind, prompts, contexts, model, cell, ids
+        case errorType = "error_type"
         case stdout, stderr, error, interrupted, final, restored, seconds
         case loadSeconds = "load_seconds"
         case finalSource = "final_source"
@@ -127,13 +131,16 @@ struct DriverMessage: Decodable, Sendable {
 enum HostMessage: Encodable, Sendable {
     case exec(id: Int, code: String)
     case llmResult(id: Int, results: [String])
-    /// Interrupts the running cell (KeyboardInterrupt), the cell timeout's first step.
-    case interrupt
+    /// Fails a sub-call request the host could not read.
+    case llmError(id: Int, message: String)
+    /// Interrupts the cell if it is still running (KeyboardInterrupt), the cell timeout's first step; the
+    /// driver also fails and refuses that cell's sub-calls.
+    case interrupt(cell: Int)
     /// Sets a variable in the REPL's namespace (used for `history`).
     case setVariable(name: String, value: JSONValue)
     case shutdown
 
-    enum CodingKeys: String, CodingKey { case type, id, code, results, name, value }
+    enum CodingKeys: String, CodingKey { case type, id, code, results, name, value, message, cell }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -146,8 +153,13 @@ enum HostMessage: Encodable, Sendable {
             try container.encode("llm_result", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(results, forKey: .results)
-        case .interrupt:
+        case .llmError(let id, let message):
+            try container.encode("llm_error", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(message, forKey: .message)
+        case .interrupt(let cell):
             try container.encode("interrupt", forKey: .type)
+            try container.encode(cell, forKey: .cell)
         case .setVariable(let name, let value):
             try container.encode("set_var", forKey: .type)
             try container.encode(name, forKey: .name)

@@ -74,3 +74,71 @@ struct ProcessCountCap: Sendable {
         rmdir(directory)
     }
 }
+
+/// How the REPL's process count is capped, given what this machine offers.
+///
+/// `RLIMIT_NPROC` counts every process and thread of the user, not only the sandbox's: for a user with a desktop
+/// session it would make even the driver's first thread fail. So it is used as the exact cap only where it counts
+/// the sandbox alone (a fresh user namespace on Linux 5.14 and later); elsewhere it is set with headroom above
+/// what the user already runs, and the driver enforces the cap on its own processes with a watch.
+struct ProcessCapPolicy: Sendable, Equatable {
+    /// The `RLIMIT_NPROC` the driver sets; nil sets none.
+    var rlimit: Int?
+    /// The cap the driver's watch enforces on its own threads and child processes; nil runs no watch.
+    var watch: Int?
+
+    init(level: SandboxLevel, countsPerUserNamespace: Bool, hasCgroup: Bool, cap: Int,
+         userTasks: () -> Int = { currentUserTaskCount() }, isRoot: Bool = getuid() == 0) {
+        if level == .none {
+            (rlimit, watch) = (nil, nil)
+        } else if isRoot {
+            // Root is not bound by RLIMIT_NPROC; the pids cgroup caps the sandbox where one can be made.
+            (rlimit, watch) = (cap, hasCgroup ? nil : cap)
+        } else if level == .strict && countsPerUserNamespace {
+            (rlimit, watch) = (cap, nil)
+        } else {
+            (rlimit, watch) = (userTasks() + 2 * cap, cap)
+        }
+    }
+
+    init(rlimit: Int?, watch: Int?) {
+        self.rlimit = rlimit
+        self.watch = watch
+    }
+}
+
+/// Processes and threads that this process's real user runs now (what `RLIMIT_NPROC` counts).
+func currentUserTaskCount() -> Int {
+    let uid = getuid()
+    var total = 0
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries where entry.first?.isNumber == true {
+        guard let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { continue }
+        var owner: UInt32?
+        var threads = 1
+        for line in status.split(separator: "\n") {
+            if line.hasPrefix("Uid:") {
+                owner = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+            } else if line.hasPrefix("Threads:") {
+                threads = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) } ?? 1
+            }
+        }
+        if owner == uid { total += threads }
+    }
+    return total
+}
+
+/// True when this kernel counts `RLIMIT_NPROC` per user namespace (Linux 5.14 and later), so a sandbox in its own
+/// user namespace is capped without counting the user's other processes.
+func kernelCountsProcessesPerUserNamespace() -> Bool {
+    #if os(Linux)
+    var name = utsname()
+    guard uname(&name) == 0 else { return false }
+    let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+    guard parts.count == 2 else { return false }
+    return parts[0] > 5 || (parts[0] == 5 && parts[1] >= 14)
+    #else
+    return false
+    #endif
+}

@@ -70,7 +70,13 @@ protocol REPLSandbox: Sendable {
     var level: SandboxLevel { get }
     /// One line for logs and `--json`: the mechanism and what it enforces.
     var summary: String { get }
+    /// The sandbox runs in a user namespace of its own where `RLIMIT_NPROC` counts only its processes.
+    var countsProcessesPerUserNamespace: Bool { get }
     func command(for launch: SandboxLaunch) -> SandboxCommand
+}
+
+extension REPLSandbox {
+    var countsProcessesPerUserNamespace: Bool { false }
 }
 
 /// A sandbox that cannot be had, with what to do about it.
@@ -144,6 +150,7 @@ struct PlainProcessSandbox: REPLSandbox {
 struct BubblewrapSandbox: REPLSandbox {
     let bwrap: String
     var level: SandboxLevel { .strict }
+    var countsProcessesPerUserNamespace: Bool { kernelCountsProcessesPerUserNamespace() }
     var summary: String {
         "strict: bubblewrap namespaces (user, pid, net, ipc, uts, mount), read-only system view, private scratch tmpfs, no network, rlimits"
     }

@@ -10,6 +10,9 @@ protocol messages.
 
 Sub-model calls made by user code (llm_query & co.) are sent to the host and block the
 calling thread until the host answers, so any number of Python threads may call them at once.
+Every sub-call belongs to the cell that was running when it was made: when that cell ends or
+is interrupted, its unanswered sub-calls are failed here and cancelled on the host, so nothing
+keeps spending after the code that wanted the answers is gone.
 """
 
 import ast
@@ -19,6 +22,7 @@ import itertools
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import sys
@@ -29,8 +33,27 @@ import traceback
 
 RESERVED = (
     "context", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched",
-    "FINAL", "FINAL_VAR", "answer", "SHOW_VARS",
+    "FINAL", "FINAL_VAR", "answer", "SHOW_VARS", "rlm_history",
 )
+
+# Set by the main thread around the model's code; the SIGINT handler raises only while it is true, so an
+# interrupt that arrives as a cell finishes can never kill the interpreter.
+IN_USER_CODE = [False]
+
+
+def on_interrupt(signum, frame):
+    if IN_USER_CODE[0]:
+        raise KeyboardInterrupt
+
+
+def encode_message(message):
+    """One protocol line. NaN, Infinity and objects JSON cannot carry raise ValueError/TypeError here, in the
+    sender, instead of producing a line the other side cannot read."""
+    # Lone surrogates (from odd decoding in user code) must not make the line invalid UTF-8.
+    return (json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8", "replace")
+
+
+ID_PATTERN = re.compile(rb'"id"\s*:\s*(\d+)')
 
 
 class Channel:
@@ -41,15 +64,17 @@ class Channel:
         self.sock.connect(path)
         self.reader = self.sock.makefile("rb", buffering=1 << 16)
         self.write_lock = threading.Lock()
+        # Guards pending, current_cell and cancelled_cell.
+        self.state_lock = threading.Lock()
         self.pending = {}
-        self.pending_lock = threading.Lock()
         self.ids = itertools.count(1)
         self.commands = queue.Queue()
         self.closed = False
+        self.current_cell = None
+        self.cancelled_cell = None
 
     def send(self, message):
-        # Lone surrogates (from odd decoding in user code) must not make the line invalid UTF-8.
-        data = (json.dumps(message, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+        data = encode_message(message)
         with self.write_lock:
             self.sock.sendall(data)
 
@@ -57,17 +82,18 @@ class Channel:
         """Reader thread: routes sub-call results to their waiters, commands to the main loop."""
         try:
             for line in self.reader:
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except ValueError as problem:
+                    self.undecodable(line, problem)
+                    continue
                 kind = message.get("type")
                 if kind == "interrupt":
-                    # The cell ran past its time limit: raise KeyboardInterrupt in the main thread.
-                    os.kill(os.getpid(), signal.SIGINT)
+                    self.interrupt(message.get("cell"))
                 elif kind == "llm_result":
-                    with self.pending_lock:
-                        slot = self.pending.pop(message["id"], None)
-                    if slot is not None:
-                        slot["results"] = message["results"]
-                        slot["event"].set()
+                    self.resolve(message.get("id"), results=message.get("results"))
+                elif kind == "llm_error":
+                    self.resolve(message.get("id"), error="Error: " + str(message.get("message")))
                 else:
                     self.commands.put(message)
         except Exception:  # the host went away; nothing useful can be reported over the channel
@@ -76,8 +102,63 @@ class Channel:
         self.fail_pending("Error: the host closed the REPL channel")
         self.commands.put({"type": "shutdown"})
 
+    def undecodable(self, line, problem):
+        """A host line that is not JSON fails the call it answers; it is never dropped in silence."""
+        found = ID_PATTERN.search(line)
+        text = "Error: the host's answer could not be decoded (%s)" % problem
+        if found:
+            self.resolve(int(found.group(1)), error=text)
+        else:
+            sys.__stderr__.write("rlm driver: an undecodable host message was ignored: %s\n" % problem)
+
+    def resolve(self, request_id, results=None, error=None):
+        with self.state_lock:
+            slot = self.pending.pop(request_id, None)
+        if slot is None:
+            return
+        if error is not None or not isinstance(results, list) or len(results) != slot["count"]:
+            text = error or "Error: the host sent %r for %d prompt(s)" % (type(results).__name__, slot["count"])
+            results = [text] * slot["count"]
+        slot["results"] = results
+        slot["event"].set()
+
+    def interrupt(self, cell):
+        """The host stopped `cell` (its time limit): refuse its further sub-calls, fail the waiting ones, and
+        raise KeyboardInterrupt in the main thread if that cell is still the one running."""
+        with self.state_lock:
+            if cell is not None and cell != self.current_cell:
+                return
+            self.cancelled_cell = self.current_cell
+        self.fail_cell(self.cancelled_cell, "Error: cancelled: the cell was interrupted at its time limit", notify=False)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def begin_cell(self, cell):
+        with self.state_lock:
+            self.current_cell = cell
+            self.cancelled_cell = None
+
+    def end_cell(self, cell):
+        """Fails and cancels the sub-calls the finished cell left unanswered (threads it did not wait for)."""
+        with self.state_lock:
+            self.current_cell = None
+        return self.fail_cell(cell, "Error: cancelled: the cell that made this sub-call had ended", notify=True)
+
+    def fail_cell(self, cell, text, notify):
+        with self.state_lock:
+            ids = [i for i, slot in self.pending.items() if slot["cell"] == cell]
+            slots = [self.pending.pop(i) for i in ids]
+        for slot in slots:
+            slot["results"] = [text] * slot["count"]
+            slot["event"].set()
+        if ids and notify and not self.closed:
+            try:
+                self.send({"type": "cancel", "ids": ids})
+            except OSError:
+                pass
+        return len(ids)
+
     def fail_pending(self, text):
-        with self.pending_lock:
+        with self.state_lock:
             slots = list(self.pending.values())
             self.pending.clear()
         for slot in slots:
@@ -86,16 +167,34 @@ class Channel:
 
     def call(self, kind, prompts, model=None, contexts=None):
         """Sends one sub-call request and waits for its results (a list, in prompt order)."""
-        if self.closed:
-            return ["Error: the host closed the REPL channel"] * len(prompts)
-        request_id = next(self.ids)
-        slot = {"event": threading.Event(), "results": None, "count": len(prompts)}
-        with self.pending_lock:
-            self.pending[request_id] = slot
-        message = {"type": "llm_request", "id": request_id, "kind": kind, "prompts": prompts, "model": model}
+        with self.state_lock:
+            cell = self.current_cell
+            if self.closed:
+                refusal = "Error: the host closed the REPL channel"
+            elif cell is None:
+                refusal = ("Error: a sub-call was made while no cell was running (from a thread that outlived "
+                           "its cell); it was not sent. Wait for your threads inside the cell.")
+            elif cell == self.cancelled_cell:
+                refusal = "Error: cancelled: the cell was interrupted at its time limit"
+            else:
+                refusal = None
+            request_id = next(self.ids)
+        if refusal:
+            return [refusal] * len(prompts)
+        message = {"type": "llm_request", "id": request_id, "cell": cell, "kind": kind, "prompts": prompts,
+                   "model": None if model is None else str(model)}
         if contexts is not None:
             message["contexts"] = contexts
-        self.send(message)
+        try:
+            data = encode_message(message)
+        except (TypeError, ValueError) as problem:
+            raise TypeError("%s: a context must be JSON data (str, int, float, bool, None, list, dict) "
+                            "without NaN or Infinity; %s" % (kind + "_query", problem)) from None
+        slot = {"event": threading.Event(), "results": None, "count": len(prompts), "cell": cell}
+        with self.state_lock:
+            self.pending[request_id] = slot
+        with self.write_lock:
+            self.sock.sendall(data)
         slot["event"].wait()
         return slot["results"]
 
@@ -259,8 +358,14 @@ class Session:
             "FINAL_VAR": self.FINAL_VAR,
             "answer": answer,
             "SHOW_VARS": self.SHOW_VARS,
+            "rlm_history": [],
         }
         self.namespace.update(self.originals)
+
+    def set_variable(self, name, value):
+        self.namespace[name] = value
+        if name in self.originals:  # a reserved name the host keeps up to date, such as rlm_history
+            self.originals[name] = value
 
     # --- functions visible to the model's code -------------------------------------------
 
@@ -324,11 +429,13 @@ class Session:
 
     # --- cells ----------------------------------------------------------------------------
 
-    def run_cell(self, code):
+    def run_cell(self, cell_id, code):
         self.cell_number += 1
         out, err = BoundedText(self.limit), BoundedText(self.limit)
         error = False
+        error_type = None
         interrupted = False
+        self.final, self.final_source = None, None
         saved = sys.stdout, sys.stderr
         sys.stdout.flush()
         sys.stderr.flush()
@@ -338,46 +445,75 @@ class Session:
         os.dup2(self.capture_file.fileno(), 1)
         os.dup2(self.capture_file.fileno(), 2)
         sys.stdout, sys.stderr = out, err
+        self.channel.begin_cell(cell_id)
         started = time.monotonic()
         try:
+            IN_USER_CODE[0] = True
             self.execute(code)
+            IN_USER_CODE[0] = False
         except KeyboardInterrupt:
+            IN_USER_CODE[0] = False
             interrupted = True
             error = True
+            error_type = "KeyboardInterrupt"
             err.write("\n[interrupted: the cell ran past its time limit]\n")
         except SystemExit as exit_request:
+            IN_USER_CODE[0] = False
             err.write("[SystemExit(%r) ignored: the REPL keeps running]\n" % (exit_request.code,))
-        except BaseException:
+        except BaseException as problem:
+            IN_USER_CODE[0] = False
             error = True
+            error_type = type(problem).__name__
             err.write(format_user_traceback())
         finally:
+            IN_USER_CODE[0] = False
             seconds = time.monotonic() - started
             sys.stdout, sys.stderr = saved
             os.dup2(saved_fds[0], 1)
             os.dup2(saved_fds[1], 2)
             os.close(saved_fds[0])
             os.close(saved_fds[1])
+        cancelled = self.channel.end_cell(cell_id)
+        if cancelled and not interrupted:
+            err.write("[%d sub-call request(s) still waiting when the cell ended were cancelled: wait for your "
+                      "threads inside the cell]\n" % cancelled)
         self.append_process_output(out)
         if interrupted:
             stopped = stop_descendants()
             if stopped:
                 err.write("[stopped %d process(es) the cell had started]\n" % stopped)
         reap_zombies()
-        restored = self.check_answer_and_restore()
+        over = PROCESS_WATCH.take_report()
+        if over:
+            err.write(over)
+        if error:
+            self.withdraw_submission(err)
+        restored = self.check_answer_and_restore(submit=not error)
         if restored:
             err.write("[note: reserved name(s) %s were overwritten and have been restored]\n" % ", ".join(restored))
-        final, source = self.final, self.final_source
         return {
             "stdout": out.summary(),
             "stderr": err.summary(),
             "error": error,
+            "error_type": error_type,
             "interrupted": interrupted,
-            "final": final,
-            "final_source": source,
+            "final": self.final,
+            "final_source": self.final_source,
             "restored": restored,
             "seconds": seconds,
             "peak_rss_kb": peak_rss_kb(),
         }
+
+    def withdraw_submission(self, err):
+        """A cell that raised submits nothing, even if it called FINAL or set answer["ready"] before failing."""
+        answer = self.namespace.get("answer")
+        ready = isinstance(answer, dict) and answer.get("ready")
+        if self.final is not None or ready:
+            err.write("[note: this cell raised after submitting an answer, so nothing was submitted. "
+                      "Fix the error and submit again.]\n")
+        self.final, self.final_source = None, None
+        if ready:
+            answer["ready"] = False
 
     def execute(self, code):
         """Runs a cell like a notebook: the value of a trailing expression is printed."""
@@ -404,9 +540,9 @@ class Session:
         if size > len(data):
             out.total += size - len(data)
 
-    def check_answer_and_restore(self):
+    def check_answer_and_restore(self, submit=True):
         answer = self.namespace.get("answer")
-        if isinstance(answer, dict) and answer.get("ready") and self.final is None:
+        if submit and isinstance(answer, dict) and answer.get("ready") and self.final is None:
             content = answer.get("content", "")
             self.final = content if isinstance(content, str) else str(content)
             self.final_source = "answer"
@@ -442,6 +578,30 @@ def descendants(root):
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier and pid not in found}
         found |= frontier
+    return found
+
+
+def children_tree(root):
+    """The processes below `root`, walked through /proc/PID/task/TID/children (cheap: no scan of all of /proc)."""
+    found, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, task)) as handle:
+                    children = handle.read().split()
+            except OSError:
+                if pid == root:
+                    return descendants(root)  # a kernel without the children files
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
     return found
 
 
@@ -500,6 +660,52 @@ def format_user_traceback():
     return "".join(lines)
 
 
+class ProcessWatch:
+    """Keeps the REPL's own processes and threads under a cap where RLIMIT_NPROC cannot do it alone: that limit
+    counts every process of the user (a desktop session has hundreds), so it is set with headroom above what
+    the user already runs, and this watch enforces the cap on what this interpreter started."""
+
+    def __init__(self):
+        self.limit = 0
+        self.lock = threading.Lock()
+        self.stopped = 0
+        self.peak = 0
+
+    def start(self, limit):
+        self.limit = limit
+        threading.Thread(target=self.run, name="rlm-process-watch", daemon=True).start()
+
+    def count(self):
+        try:
+            threads = len(os.listdir("/proc/self/task"))
+        except OSError:
+            threads = threading.active_count()
+        return threads + len(children_tree(os.getpid()))
+
+    def run(self):
+        while True:
+            time.sleep(0.2)
+            count = self.count()
+            if count <= self.limit:
+                continue
+            stopped = stop_descendants()
+            with self.lock:
+                self.peak = max(self.peak, count)
+                self.stopped += stopped
+
+    def take_report(self):
+        with self.lock:
+            stopped, peak = self.stopped, self.peak
+            self.stopped, self.peak = 0, 0
+        if not peak:
+            return ""
+        return ("[the REPL ran %d processes and threads, over its cap of %d: stopped %d child process(es)]\n"
+                % (peak, self.limit, stopped))
+
+
+PROCESS_WATCH = ProcessWatch()
+
+
 def apply_limits(limits):
     """Caps this process (soft and hard, so the code cannot raise them) before any user data is loaded."""
     import resource
@@ -526,7 +732,8 @@ def main():
     workdir = boot.get("workdir")
     if workdir:
         os.chdir(workdir)
-    apply_limits(boot.get("limits") or {})
+    limits = boot.get("limits") or {}
+    apply_limits(limits)
     become_subreaper()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -534,7 +741,9 @@ def main():
     channel = Channel(boot["socket"])
     threading.Thread(target=channel.read_forever, name="rlm-channel", daemon=True).start()
     # SIGINT interrupts a running cell (the host's cell timeout); the terminal's Ctrl-C goes to the host.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, on_interrupt)
+    if limits.get("watch_processes"):
+        PROCESS_WATCH.start(int(limits["watch_processes"]))
     started = time.monotonic()
     try:
         value, replaced, source = load_context(boot["context"])
@@ -563,23 +772,31 @@ def main():
     while True:
         try:
             command = channel.commands.get()
-        except KeyboardInterrupt:  # a late interrupt that arrived after its cell had finished
+        except KeyboardInterrupt:  # cannot happen with on_interrupt, kept as a guard
             continue
-        if command.get("type") == "shutdown":
+        kind = command.get("type")
+        if kind == "shutdown":
             return 0
-        if command.get("type") == "set_var":
-            session.namespace[command["name"]] = command["value"]
+        if kind == "set_var":
+            session.set_variable(command["name"], command["value"])
             continue
-        if command.get("type") == "exec":
+        if kind == "exec":
             try:
-                result = session.run_cell(command["code"])
-            except KeyboardInterrupt:
+                result = session.run_cell(command["id"], command["code"])
+            except KeyboardInterrupt:  # an interrupt inside the driver's own bookkeeping of a cell
                 result = {"stdout": {"head": "", "tail": "", "total": 0},
                           "stderr": {"head": "[interrupted]", "tail": "", "total": 13},
-                          "error": True, "interrupted": True, "final": session.final,
-                          "final_source": session.final_source, "restored": [], "seconds": 0}
+                          "error": True, "error_type": "KeyboardInterrupt", "interrupted": True,
+                          "final": None, "final_source": None, "restored": [], "seconds": 0}
             result.update({"type": "exec_result", "id": command["id"]})
-            channel.send(result)
+            try:
+                channel.send(result)
+            except (TypeError, ValueError) as problem:
+                channel.send({"type": "exec_result", "id": command["id"], "error": True,
+                              "stdout": {"head": "", "tail": "", "total": 0},
+                              "stderr": {"head": "[the cell's result could not be encoded: %s]" % problem,
+                                         "tail": "", "total": 0},
+                              "final": None, "restored": [], "seconds": result.get("seconds", 0)})
 
 
 if __name__ == "__main__":

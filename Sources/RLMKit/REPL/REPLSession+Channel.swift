@@ -1,0 +1,173 @@
+import Foundation
+import NIOCore
+
+/// The protocol channel to the driver: one connection per incarnation, messages in both directions as JSON
+/// lines, and the sub-calls the code asks for, each tracked so that it can be cancelled.
+extension REPLSession {
+    nonisolated func serve(
+        server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, token: String
+    ) async -> IncarnationEvent {
+        do {
+            try await server.executeThenClose { connections in
+                var iterator = connections.makeAsyncIterator()
+                guard let connection = try await iterator.next() else { return }
+                server.channel.close(promise: nil)  // exactly one peer: the driver we started
+                try await connection.executeThenClose { inbound, outbound in
+                    // One writer drains the queue, so messages leave in the order they were sent.
+                    let (queue, queued) = AsyncStream.makeStream(of: ByteBuffer.self)
+                    await self.attach(connection: connection.channel, outgoing: queued)
+                    try await withThrowingDiscardingTaskGroup { writer in
+                        writer.addTask {
+                            for await buffer in queue { try await outbound.write(buffer) }
+                        }
+                        defer { queued.finish() }
+                        for try await line in inbound {
+                            let data = Data(line.readableBytesView)
+                            if let message = try? JSONDecoder().decode(DriverMessage.self, from: data) {
+                                await self.handle(message, token: token)
+                            } else {
+                                await self.handleUndecodable(data)
+                            }
+                        }
+                    }
+                }
+            }
+        } catch {}
+        return .channelClosed
+    }
+
+    private func attach(connection: any Channel, outgoing: AsyncStream<ByteBuffer>.Continuation) {
+        self.connection = connection
+        self.outgoing = outgoing
+        if shuttingDown { connection.close(promise: nil) }
+    }
+
+    func handle(_ message: DriverMessage, token: String) {
+        if let kilobytes = message.peakRSSKilobytes { peakRSSBytes = max(peakRSSBytes, kilobytes * 1024) }
+        switch message.type {
+        case "llm_request":
+            startSubCall(message)
+        case "cancel":
+            cancelSubCalls(message.ids ?? [])
+        case "ready":
+            guard message.token == token else { return }
+            if contextDescription == nil {
+                contextDescription = message.description
+                contextLoadSeconds = message.loadSeconds ?? 0
+            }
+            becomeReady()
+        case "fatal":
+            guard message.token == token else { return }
+            fail(REPLError.contextUnloadable(message.message ?? "unknown reason"))
+        case "exec_result":
+            guard let id = message.id, let pending = pendingCell, pending.id == id else { return }
+            pendingCell = nil
+            let stdout = message.stdout ?? CapturedText(head: "", tail: "", total: 0)
+            let stderr = message.stderr ?? CapturedText(head: "", tail: "", total: 0)
+            pending.continuation.resume(returning: CellOutcome(
+                stdout: OutputTruncation.join(stdout), stderr: OutputTruncation.join(stderr),
+                stdoutTotal: stdout.total, stderrTotal: stderr.total,
+                failed: message.error ?? false, errorType: message.errorType, timedOut: message.interrupted ?? false,
+                interpreterRestarted: false, deathReason: nil,
+                final: message.final, finalSource: message.finalSource,
+                restoredNames: message.restored ?? [], seconds: message.seconds ?? 0))
+        default:
+            break
+        }
+    }
+
+    /// A line from the driver that does not decode fails whatever waits on it: the sub-call it asks for, or the
+    /// running cell. It is never dropped in silence.
+    func handleUndecodable(_ line: Data) {
+        let text = String(decoding: line.prefix(4_096), as: UTF8.self)
+        let type = text.firstMatch(of: /"type"\s*:\s*"([a-z_]+)"/).map { String($0.1) }
+        let id = text.firstMatch(of: /"id"\s*:\s*([0-9]+)/).flatMap { Int($0.1) }
+        let problem = "a message from the REPL could not be decoded (\(OutputTruncation.clip(text, limit: 200)))"
+        switch (type, id) {
+        case ("llm_request", let id?):
+            send(.llmError(id: id, message: problem))
+        case ("exec_result", let id?) where pendingCell?.id == id:
+            let pending = pendingCell!
+            pendingCell = nil
+            pending.continuation.resume(returning: CellOutcome(
+                stdout: "", stderr: "[\(problem)]", stdoutTotal: 0, stderrTotal: problem.count + 2, failed: true,
+                errorType: "ProtocolError", timedOut: false, interpreterRestarted: false, deathReason: nil,
+                final: nil, finalSource: nil, restoredNames: [], seconds: 0))
+        default:
+            if case .starting = state { fail(REPLError.startFailed(problem)) }
+        }
+    }
+
+    // MARK: Sub-calls
+
+    /// Runs the sub-calls of one request as a task of its own, unless its cell is gone or was interrupted.
+    private func startSubCall(_ message: DriverMessage) {
+        guard let id = message.id, let prompts = message.prompts else { return }
+        if let cell = message.cell, cell == refusedCell || pendingCell?.id != cell {
+            let reason = "Error: cancelled: the cell that made this sub-call is no longer running"
+            send(.llmResult(id: id, results: Array(repeating: reason, count: prompts.count)))
+            return
+        }
+        let request = SubCallRequest(kind: SubCallRequest.Kind(rawValue: message.kind ?? "llm") ?? .llm,
+                                     prompts: prompts, contexts: message.contexts, model: message.model)
+        let handler = subCalls
+        cellClock.subCallStarted(at: .now)
+        subCallTasks[id] = Task {
+            let results = await handler(request)
+            await self.finishSubCall(id: id, prompts: prompts.count, results: results)
+        }
+    }
+
+    private func finishSubCall(id: Int, prompts: Int, results: [String]) {
+        // Gone already: cancelled, and the driver has failed the call itself.
+        guard subCallTasks.removeValue(forKey: id) != nil else { return }
+        cellClock.subCallEnded(at: .now)
+        var results = results
+        if results.count != prompts {
+            results = Array(repeating: "Error: the host returned \(results.count) results for \(prompts) prompts", count: prompts)
+        }
+        send(.llmResult(id: id, results: results))
+    }
+
+    /// Cancels sub-calls in flight (all of them, or those with the given ids): their model requests stop and
+    /// their concurrency slots are freed at once.
+    func cancelSubCalls(_ ids: [Int]? = nil) {
+        let chosen = ids ?? Array(subCallTasks.keys)
+        for id in chosen {
+            guard let task = subCallTasks.removeValue(forKey: id) else { continue }
+            task.cancel()
+            cellClock.subCallEnded(at: .now)
+        }
+    }
+}
+
+/// A cell's own running time: wall time minus the time it spent waiting on at least one sub-call.
+struct CellClock: Sendable {
+    var started: ContinuousClock.Instant = .now
+    private var paused: Duration = .zero
+    private var pausedSince: ContinuousClock.Instant?
+    private var outstanding = 0
+
+    init(started: ContinuousClock.Instant = .now) {
+        self.started = started
+    }
+
+    mutating func subCallStarted(at now: ContinuousClock.Instant) {
+        if outstanding == 0 { pausedSince = now }
+        outstanding += 1
+    }
+
+    mutating func subCallEnded(at now: ContinuousClock.Instant) {
+        guard outstanding > 0 else { return }
+        outstanding -= 1
+        if outstanding == 0, let since = pausedSince {
+            paused += now - since
+            pausedSince = nil
+        }
+    }
+
+    func activeTime(at now: ContinuousClock.Instant) -> Duration {
+        let waiting = paused + (pausedSince.map { now - $0 } ?? .zero)
+        return (now - started) - waiting
+    }
+}
