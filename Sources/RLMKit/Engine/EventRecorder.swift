@@ -1,0 +1,37 @@
+import Foundation
+
+/// Collects the run's events, hands them to the observer and writes them to the log, in order.
+actor EventRecorder {
+    private let started: ContinuousClock.Instant
+    private let log: TrajectoryLog?
+    private let observer: (@Sendable (RLMEvent) -> Void)?
+    private(set) var events: [RLMEvent] = []
+
+    init(started: ContinuousClock.Instant, log: TrajectoryLog?, observer: (@Sendable (RLMEvent) -> Void)?) {
+        self.started = started
+        self.log = log
+        self.observer = observer
+    }
+
+    var elapsed: Double { (ContinuousClock.now - started).seconds }
+
+    func emit(_ kind: RLMEvent.Kind, trajectory: String, _ fill: @Sendable (inout RLMEvent) -> Void = { _ in }) async {
+        var event = RLMEvent(event: kind, time: elapsed)
+        event.trajectory = trajectory
+        fill(&event)
+        observer?(event)
+        // Streaming deltas go to the observer only: the response event that follows holds the whole text.
+        guard kind != .modelDelta else { return }
+        events.append(event)
+        await log?.write(event)
+    }
+}
+
+/// Hands out ids.
+actor Counter {
+    private var value = 0
+    func next() -> Int {
+        value += 1
+        return value
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+
+/// One RLM of the tree: its own REPL and root loop.
+struct RLMNode: Sendable {
+    let tree: RunTree
+    let query: String
+    /// 1 for the top-level RLM.
+    let depth: Int
+    let trajectoryID: String
+    let progress: RunProgress
+    let isTopLevel: Bool
+
+    /// What the loop found before the totals are added.
+    struct Outcome: Sendable {
+        var answer: String
+        var status: RLMResult.Status
+        var stopReason: StopReason?
+        var source: String?
+        var iterations: Int
+        var context: ContextDescription?
+        var replPeakRSSBytes = 0
+    }
+
+    var configuration: RLM { tree.configuration }
+
+    func emit(_ kind: RLMEvent.Kind, _ fill: @Sendable (inout RLMEvent) -> Void = { _ in }) async {
+        await tree.recorder.emit(kind, trajectory: trajectoryID, fill)
+    }
+
+    /// Starts this RLM's REPL over `context` and runs the loop in it.
+    func run(context prepared: PreparedContext) async throws -> Outcome {
+        let subCalls = makeSubCallHandler()
+        return try await REPLSession.withSession(configuration: configuration.repl, interpreter: tree.python,
+                                                 sandbox: tree.sandbox, context: prepared,
+                                                 subCalls: subCalls) { repl in
+            var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
+            description.notes = prepared.notes.isEmpty ? nil : prepared.notes
+            let loaded = description
+            let loadSeconds = await repl.contextLoadSeconds
+            await emit(.contextLoaded) {
+                $0.seconds = loadSeconds
+                $0.details = ["type": .string(loaded.type), "chars": .number(Double(loaded.size)),
+                              "python": .string(tree.python.version), "depth": .number(Double(depth)),
+                              "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
+            }
+            var outcome: Outcome
+            do {
+                outcome = try await loop(repl: repl, description: description)
+            } catch let exhausted as BudgetExhausted {
+                outcome = RLMRun.partial(progress, reason: exhausted.reason)
+            }
+            outcome.context = description
+            outcome.replPeakRSSBytes = await repl.peakRSSBytes
+            return outcome
+        }
+    }
+
+    /// What the user should hear about their input: replaced bytes, skipped files.
+    static func inputNotes(_ description: ContextDescription) -> [String] {
+        var notes = description.notes ?? []
+        if let replaced = description.replacedInvalidUTF8, replaced > 0 {
+            notes.append("\(replaced) invalid UTF-8 sequence(s) in the context were replaced by U+FFFD")
+        }
+        return notes
+    }
+
+    private func loop(repl: REPLSession, description: ContextDescription) async throws -> Outcome {
+        let limits = configuration.limits
+        let subModel = tree.subModel
+        let window = configuration.subModelWindowTokens ?? ModelWindows.tokens(for: subModel.name)
+        let facts = PromptFacts(description: description, maxIterations: limits.maxIterations,
+                                maxOutputChars: configuration.repl.maxOutputChars,
+                                maxConcurrency: limits.maxConcurrency, subCallChars: window * 3,
+                                subModelName: subModel.name, remainingDepth: limits.maxDepth - depth,
+                                profile: configuration.effectivePromptProfile)
+        let system = configuration.systemPrompt.map {
+            $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
+        } ?? Prompts.system(facts)
+        var conversation = Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
+        var nudged = false
+        var consecutiveErrors = 0
+
+        for iteration in 1...limits.maxIterations + 1 {
+            try Task.checkCancellation()
+            try await stopIfFatal()
+            let isLastChance = iteration > limits.maxIterations
+            await emit(.iterationStarted) { $0.iteration = iteration }
+            try await compactIfNeeded(&conversation, repl: repl, iteration: iteration)
+            try await tree.ledger.checkSpend()
+            let response = try await askRoot(conversation.messages, iteration: iteration)
+            conversation.append(.assistant(response.text))
+            let parsed = ResponseParser.parse(response.text)
+            recordProgress(iteration: iteration, prose: Self.prose(of: response.text))
+
+            if parsed.codeBlocks.isEmpty {
+                if let bare = parsed.bareFinal,
+                   let answer = try await submitBareFinal(bare, repl: repl, iteration: iteration) {
+                    return Outcome(answer: answer, status: .answered, source: "reply", iterations: iteration)
+                }
+                if isLastChance { break }
+                var notes: [String] = []
+                if response.finishReason == .length || parsed.hasUnclosedFence {
+                    notes.append(Prompts.cutOffNote)
+                } else {
+                    notes.append(nudged ? Prompts.noCodeNudge + " This turn counts as failed." : Prompts.noCodeNudge)
+                    nudged = true
+                }
+                conversation.append(.user(await nextUserMessage(outputs: [], notes: notes, iteration: iteration)))
+                continue
+            }
+            nudged = false
+
+            var outputs: [String] = []
+            for (index, code) in parsed.codeBlocks.enumerated() {
+                let outcome = try await repl.execute(code)
+                await emit(.codeExecuted) {
+                    $0.iteration = iteration
+                    $0.code = code
+                    $0.stdout = outcome.stdout
+                    $0.stderr = outcome.stderr
+                    $0.seconds = outcome.seconds
+                    if outcome.timedOut { $0.status = "timed_out" } else if outcome.failed { $0.status = "error" }
+                    $0.error = outcome.deathReason
+                    $0.details = ["stdout_chars": .number(Double(outcome.stdoutTotal)),
+                                  "stderr_chars": .number(Double(outcome.stderrTotal))]
+                }
+                if outcome.interpreterRestarted {
+                    await emit(.interpreterRestarted) { $0.iteration = iteration; $0.error = outcome.deathReason }
+                }
+                if let final = outcome.final {
+                    await emit(.finalAnswer) { $0.iteration = iteration; $0.text = final; $0.source = outcome.finalSource }
+                    return Outcome(answer: final, status: .answered, source: outcome.finalSource, iterations: iteration)
+                }
+                try Task.checkCancellation()
+                try await stopIfFatal()
+                consecutiveErrors = outcome.failed ? consecutiveErrors + 1 : 0
+                outputs.append(Prompts.blockOutput(index: index, count: parsed.codeBlocks.count, outcome: outcome))
+                if let limit = configuration.budget.maxConsecutiveErrors, consecutiveErrors >= limit {
+                    throw BudgetExhausted(reason: .maxErrors, detail: "max-errors: \(limit) failing code blocks in a row")
+                }
+            }
+            if isLastChance { break }
+            var notes: [String] = []
+            if response.finishReason == .length || parsed.hasUnclosedFence { notes.append(Prompts.cutOffNote) }
+            if parsed.mentionsFinalOutsideCode { notes.append(Prompts.proseFinalNote) }
+            if parsed.claimsOutput { notes.append(Prompts.imaginedOutputNote) }
+            conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
+        }
+        return RLMRun.partial(progress, reason: .maxIterations)
+    }
+
+    private func recordProgress(iteration: Int, prose: String) {
+        progress.update(iteration: min(iteration, configuration.limits.maxIterations), prose: prose)
+    }
+
+    /// A bad key or unknown model in any sub-call stops the whole tree at once.
+    private func stopIfFatal() async throws {
+        if let fatal = await tree.ledger.fatalError { throw fatal }
+    }
+
+    /// The next user message: code output, notes, what is left of the budget, then the next turn's header or
+    /// the last-chance demand.
+    private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) async -> String {
+        let maxIterations = configuration.limits.maxIterations
+        var notes = notes
+        if let budget = await tree.ledger.remainingSummary() { notes.append(budget) }
+        if iteration >= maxIterations {
+            return (outputs + notes + [Prompts.lastTurn(query: query)]).joined(separator: "\n\n")
+        }
+        return Prompts.feedback(outputs: outputs, notes: notes, nextTurn: iteration + 1,
+                                maxIterations: maxIterations, query: query)
+    }
+
+    func askRoot(_ messages: [ChatMessage], iteration: Int) async throws -> ModelResponse {
+        let model = configuration.rootModel
+        let started = ContinuousClock.now
+        let request = ModelRequest(messages: messages)
+        let trajectory = trajectoryID
+        let recorder = tree.recorder
+        let call: @Sendable () async throws -> ModelResponse = {
+            if configuration.streamRootResponses {
+                return try await model.complete(request) { delta in
+                    Task { await recorder.emit(.modelDelta, trajectory: trajectory) { $0.text = delta; $0.iteration = iteration } }
+                }
+            }
+            return try await model.complete(request)
+        }
+        do {
+            // A child's root calls share the tree's concurrency limit; the top-level root is never throttled.
+            let response = isTopLevel ? try await call() : try await tree.modelCalls.run(call)
+            await tree.ledger.record(model: model.name, usage: response.usage)
+            await emit(.modelResponse) {
+                $0.iteration = iteration
+                $0.model = model.name
+                $0.text = response.text
+                $0.usage = response.usage
+                $0.finishReason = response.finishReason.label
+                $0.seconds = (ContinuousClock.now - started).seconds
+            }
+            return response
+        } catch {
+            await tree.ledger.recordFailure(model: model.name)
+            throw error
+        }
+    }
+
+    /// Runs a bare `FINAL(...)` reply as code; unquoted prose inside FINAL(...) is taken literally.
+    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int) async throws -> String? {
+        let outcome = try await repl.execute(bare.call)
+        var answer = outcome.final
+        if answer == nil && bare.kind == .final && outcome.failed {
+            answer = ResponseParser.literalAnswer(bare)
+        }
+        guard let answer else { return nil }
+        await emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = "reply" }
+        return answer
+    }
+
+    static func prose(of text: String) -> String {
+        var lines: [Substring] = []
+        var inFence = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces).hasPrefix("```") {
+                inFence.toggle()
+                continue
+            }
+            if !inFence { lines.append(line) }
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
