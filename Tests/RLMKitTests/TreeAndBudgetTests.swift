@@ -146,9 +146,12 @@ import Testing
             }
         }
         let root = ScriptedModel(replies: [repl("print(llm_query('hi'))"), repl("FINAL('should not get here')")])
-        await #expect(throws: ModelError.self) {
+        // The run failed after its first turn: the cause travels with the partial result.
+        let failure = await #expect(throws: RLMRunFailure.self) {
             _ = try await makeRLM(root, sub: Unauthorized()).complete(query: "q", context: .text("c"))
         }
+        #expect(failure?.error is ModelError)
+        #expect(failure?.partial.stopReason == "failed")
         #expect(root.requests.count == 1)
     }
 
@@ -157,12 +160,13 @@ import Testing
             if request.messages.first?.content.contains("You condense the working notes") == true {
                 return ModelResponse(text: "SUMMARY: printed lots of x; nothing found yet.", model: "r")
             }
+            if index == 0 { return ModelResponse(text: repl("history = 'the model\\'s own variable'"), model: "r") }
             if index < 7 { return ModelResponse(text: repl("print('x' * 6000)"), model: "r") }
-            return ModelResponse(text: repl("FINAL('%d messages in history' % len(history))"), model: "r")
+            return ModelResponse(text: repl("FINAL('%d messages in history; history = %s' % (len(rlm_history), history))"), model: "r")
         }
         let result = try await makeRLM(root, iterations: 10, window: 4_000).complete(query: "q", context: .text("c"))
         #expect(result.status == .answered)
-        #expect(result.answer.hasSuffix("messages in history"))
+        #expect(result.answer.hasSuffix("messages in history; history = the model's own variable"))
         #expect(result.trajectory.contains { $0.event == .historyCompacted })
         let compacted = try #require(root.requests.last)
         #expect(compacted.messages.count <= 6)

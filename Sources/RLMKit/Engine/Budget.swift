@@ -36,6 +36,13 @@ public enum StopReason: String, Sendable, Codable {
     case failed
 }
 
+/// What an admitted sub-call may spend, held against the budget until it settles.
+struct SpendReservation: Sendable {
+    var model: String
+    var tokens = 0
+    var cost = 0.0
+}
+
 /// A sub-call refused because a budget is used up.
 struct BudgetExhausted: Error, CustomStringConvertible {
     var reason: StopReason
@@ -64,8 +71,9 @@ public struct ModelPrice: Sendable, Equatable, Codable {
     }
 }
 
-/// Prices per model name. A name matches its exact entry, else the longest entry it starts with
-/// (so `gpt-4.1-mini-2025-04-14` is priced as `gpt-4.1-mini`).
+/// Prices per model name. A name matches its exact entry, or the entry it names with a dated snapshot suffix
+/// (`gpt-4.1-mini-2025-04-14` and `claude-sonnet-4-20250514` are priced as `gpt-4.1-mini` and `claude-sonnet-4`).
+/// Nothing else matches: `gpt-5-pro` is not `gpt-5`, and an unknown name has no price.
 public struct PriceTable: Sendable {
     public var prices: [String: ModelPrice]
 
@@ -76,6 +84,7 @@ public struct PriceTable: Sendable {
         "gpt-5": .init(inputPerMillion: 1.25, outputPerMillion: 10),
         "gpt-5-mini": .init(inputPerMillion: 0.25, outputPerMillion: 2),
         "gpt-5-nano": .init(inputPerMillion: 0.05, outputPerMillion: 0.4),
+        "gpt-5-pro": .init(inputPerMillion: 15, outputPerMillion: 120),
         "gpt-4.1": .init(inputPerMillion: 2, outputPerMillion: 8),
         "gpt-4.1-mini": .init(inputPerMillion: 0.4, outputPerMillion: 1.6),
         "gpt-4.1-nano": .init(inputPerMillion: 0.1, outputPerMillion: 0.4),
@@ -85,7 +94,9 @@ public struct PriceTable: Sendable {
         "o3-mini": .init(inputPerMillion: 1.1, outputPerMillion: 4.4),
         "o4-mini": .init(inputPerMillion: 1.1, outputPerMillion: 4.4),
         "claude-opus-4": .init(inputPerMillion: 15, outputPerMillion: 75),
+        "claude-opus-4-1": .init(inputPerMillion: 15, outputPerMillion: 75),
         "claude-sonnet-4": .init(inputPerMillion: 3, outputPerMillion: 15),
+        "claude-sonnet-4-5": .init(inputPerMillion: 3, outputPerMillion: 15),
         "claude-haiku-4-5": .init(inputPerMillion: 1, outputPerMillion: 5),
         "claude-3-7-sonnet": .init(inputPerMillion: 3, outputPerMillion: 15),
         "claude-3-5-sonnet": .init(inputPerMillion: 3, outputPerMillion: 15),
@@ -94,7 +105,14 @@ public struct PriceTable: Sendable {
 
     public func price(for model: String) -> ModelPrice? {
         if let exact = prices[model] { return exact }
-        return prices.keys.filter { model.hasPrefix($0) }.max { $0.count < $1.count }.flatMap { prices[$0] }
+        return Self.snapshotBase(of: model).flatMap { prices[$0] }
+    }
+
+    /// `name` without a dated snapshot suffix (`-2025-04-14`, `-20250514`) or `-latest`; nil when it has none.
+    static func snapshotBase(of name: String) -> String? {
+        if name.hasSuffix("-latest") { return String(name.dropLast("-latest".count)) }
+        if let match = name.wholeMatch(of: /(.+)-(\d{4}-\d{2}-\d{2}|\d{8})/) { return String(match.1) }
+        return nil
     }
 
     /// This table with `other`'s entries added (and winning).
@@ -113,6 +131,12 @@ public actor RunLedger {
     private var subCallCount = 0
     private var totalCost = 0.0
     private var unpricedModels: Set<String> = []
+    private var inFlight = 0
+    private var reservedTokens = 0
+    private var reservedCost = 0.0
+    private var largestOutput: [String: Int] = [:]
+    private var settlementWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+    private var nextWaiterID = 0
     /// A failure that must stop the whole tree (bad key, unknown model), raised from any sub-call.
     private(set) var fatalError: ModelError?
 
@@ -123,12 +147,80 @@ public actor RunLedger {
     }
 
     /// Admits one sub-call, counting it at once so concurrent callers cannot overshoot `maxSubCalls`.
-    func admitSubCall() throws(BudgetExhausted) {
-        try checkSpend()
-        if let limit = budget.maxSubCalls, subCallCount >= limit {
-            throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
+    ///
+    /// With a token or cost limit, the call also reserves what it may spend (its prompt, estimated, plus its
+    /// output: the request's cap, else the most this model has written in one reply so far). A call that does
+    /// not fit beside the reservations of the calls in flight waits for them to settle; one that does not fit
+    /// with nothing in flight is refused. So a batch stops where the budget does, not after it.
+    func admitSubCall(model: String, promptChars: Int, maxOutputTokens: Int?) async throws -> SpendReservation {
+        while true {
+            try checkSpend()
+            if let limit = budget.maxSubCalls, subCallCount >= limit {
+                throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
+            }
+            let reservation = reserve(model: model, promptChars: promptChars, maxOutputTokens: maxOutputTokens)
+            if let exceeded = exceeds(reservation) {
+                guard inFlight > 0 else { throw exceeded }
+                try await waitForSettlement()
+                continue
+            }
+            subCallCount += 1
+            inFlight += 1
+            reservedTokens += reservation.tokens
+            reservedCost += reservation.cost
+            return reservation
         }
-        subCallCount += 1
+    }
+
+    /// Records what an admitted call really spent (nil when it failed) and frees its reservation.
+    func settle(_ reservation: SpendReservation, usage: TokenUsage?) {
+        inFlight -= 1
+        reservedTokens -= reservation.tokens
+        reservedCost -= reservation.cost
+        if let usage {
+            record(model: reservation.model, usage: usage)
+            largestOutput[reservation.model] = max(largestOutput[reservation.model] ?? 0, usage.outputTokens)
+        }
+        let waiting = settlementWaiters
+        settlementWaiters = [:]
+        waiting.values.forEach { $0.resume() }
+    }
+
+    private func reserve(model: String, promptChars: Int, maxOutputTokens: Int?) -> SpendReservation {
+        guard budget.maxTokens != nil || budget.maxCostUSD != nil else { return SpendReservation(model: model) }
+        let input = promptChars / 3 + 16
+        let output = maxOutputTokens ?? largestOutput[model] ?? Self.assumedOutputTokens
+        let cost = prices.price(for: model)?.cost(of: TokenUsage(inputTokens: input, outputTokens: output)) ?? 0
+        return SpendReservation(model: model, tokens: input + output, cost: cost)
+    }
+
+    /// Output tokens reserved for a model before any of its replies has been seen.
+    static let assumedOutputTokens = 256
+
+    private func exceeds(_ reservation: SpendReservation) -> BudgetExhausted? {
+        if let limit = budget.maxTokens, totalTokens + reservedTokens + reservation.tokens > limit {
+            return BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used, and this call may need \(reservation.tokens) more")
+        }
+        if let limit = budget.maxCostUSD, totalCost + reservedCost + reservation.cost > limit {
+            return BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent, and this call may cost $%.4f more", totalCost, limit, reservation.cost))
+        }
+        return nil
+    }
+
+    private func waitForSettlement() async throws {
+        nextWaiterID += 1
+        let id = nextWaiterID
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled { continuation.resume(throwing: CancellationError()) } else { settlementWaiters[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    private func cancelWaiter(_ id: Int) {
+        settlementWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
     }
 
     /// Throws when tokens, cost or time are used up.

@@ -23,6 +23,18 @@ struct Conversation {
         fullHistory.append(kept)
     }
 
+    /// The REPL variable that receives the full history when older turns are summarised (a reserved name, so
+    /// the model's own variables, `history` included, are never overwritten).
+    static let historyVariable = "rlm_history"
+
+    /// Cuts the newest user message to half its length (for a window too small even after summarising);
+    /// false when it is already short.
+    mutating func shortenLastMessage() -> Bool {
+        guard let last = messages.indices.last, messages[last].role == .user, messages[last].content.count > 2_000 else { return false }
+        messages[last].content = OutputTruncation.clip(messages[last].content, limit: messages[last].content.count / 2)
+        return true
+    }
+
     /// About four characters per token.
     var estimatedTokens: Int { messages.reduce(0) { $0 + $1.content.count } / 4 }
 

@@ -15,6 +15,17 @@ actor EventRecorder {
 
     var elapsed: Double { (ContinuousClock.now - started).seconds }
 
+    /// A piece of a streamed reply: handed to the observer at once, on the caller's thread, so pieces arrive in
+    /// order. Not logged: the response event that follows holds the whole text.
+    nonisolated func emitDelta(_ text: String, trajectory: String, iteration: Int) {
+        guard let observer else { return }
+        var event = RLMEvent(event: .modelDelta, time: (ContinuousClock.now - started).seconds)
+        event.trajectory = trajectory
+        event.iteration = iteration
+        event.text = text
+        observer(event)
+    }
+
     func emit(_ kind: RLMEvent.Kind, trajectory: String, _ fill: @Sendable (inout RLMEvent) -> Void = { _ in }) async {
         var event = RLMEvent(event: kind, time: elapsed)
         event.trajectory = trajectory

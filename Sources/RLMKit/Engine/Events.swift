@@ -7,6 +7,8 @@ public struct RLMEvent: Sendable, Codable {
         case contextLoaded = "context_loaded"
         /// How the REPL is isolated (`status` is the level, `text` the mechanism), with any fallback warning.
         case sandbox
+        /// The root and sub models' context windows and where each figure came from (`details`).
+        case modelWindows = "model_windows"
         case iterationStarted = "iteration_started"
         /// A piece of the root model's reply while it streams (delivered to observers, not logged).
         case modelDelta = "model_delta"

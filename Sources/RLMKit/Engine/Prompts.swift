@@ -11,6 +11,8 @@ struct PromptFacts {
     var subModelName: String
     /// Levels of child RLMs still available below this one (0: `rlm_query` is a plain sub-call).
     var remainingDepth: Int
+    /// Seconds of its own time one cell may run (time waiting on sub-calls not counted).
+    var cellTimeoutSeconds: Int
     /// Extra guidance for the root model's family.
     var profile: PromptProfile = .standard
 }
@@ -34,7 +36,8 @@ enum Prompts {
         in order, in one interpreter that keeps its variables from turn to turn. Then you are shown what the code \
         printed — stdout and stderr of each block, cut to about \(facts.maxOutputChars) characters each. That \
         printed text is all you ever get back, so print counts, short samples and slices, never the whole \
-        context or a big chunk of it. A cell that runs longer than its time limit is interrupted.
+        context or a big chunk of it. A block that computes for more than \(facts.cellTimeoutSeconds) s is \
+        interrupted (time spent waiting on sub-calls does not count), and its unfinished sub-calls are cancelled.
 
         ## What the REPL offers
         - `context` — the input described above. It is restored if you overwrite it.
@@ -176,7 +179,7 @@ enum Prompts {
     static func compactedHistory(summary: String, turns: Int) -> String {
         """
         [Earlier work, condensed: \(turns) messages were summarised to stay inside your context window. The full \
-        text is in the REPL variable `history`, a list of {"role", "content"} dicts.]
+        text is in the REPL variable `rlm_history`, a list of {"role", "content"} dicts.]
         \(summary)
         """
     }

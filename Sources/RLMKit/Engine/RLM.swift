@@ -30,7 +30,8 @@ public struct RLM: Sendable {
     public var limits: RLMLimits
     public var repl: REPLConfiguration
     /// Context window of the sub model in tokens; it sets how much text the root model puts into one
-    /// sub-call. Nil looks the model up in a table of known models (32K for unknown ones).
+    /// sub-call. Nil asks the model's server (llama.cpp, Ollama, vLLM, LM Studio tell), else uses the known
+    /// window of a hosted model family, else a conservative 8,192.
     public var subModelWindowTokens: Int?
     /// Replaces the system prompt. `{context_description}` in it is replaced by the description of the context.
     public var systemPrompt: String?
@@ -43,8 +44,8 @@ public struct RLM: Sendable {
     public var budget: RLMBudget
     /// Prices for cost accounting and `budget.maxCostUSD`.
     public var prices: PriceTable
-    /// Context window of the root model in tokens; older turns are summarised when the conversation nears it.
-    /// Nil looks the model up in a table of known models.
+    /// Context window of the root model in tokens; older turns are summarised when the conversation nears it,
+    /// and the output shown per block is kept to a share of it. Nil resolves it like ``subModelWindowTokens``.
     public var rootModelWindowTokens: Int?
     /// Stream the root model's replies (events of kind `model_delta` carry the text as it arrives).
     public var streamRootResponses: Bool
@@ -158,19 +159,6 @@ public struct RLMResult: Sendable, Codable {
         case logPath = "log_path"
         case hostPeakRSSBytes = "host_peak_rss_bytes"
         case replPeakRSSBytes = "repl_peak_rss_bytes"
-    }
-}
-
-/// Context windows of common models, in tokens.
-enum ModelWindows {
-    static func tokens(for model: String) -> Int {
-        let name = model.lowercased()
-        let table: [(String, Int)] = [
-            ("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000), ("o3", 200_000), ("o4", 200_000),
-            ("claude", 200_000), ("gemini", 1_000_000), ("qwen3", 128_000), ("llama-3", 128_000),
-            ("deepseek", 128_000), ("mistral", 32_000),
-        ]
-        return table.first { name.contains($0.0) }?.1 ?? 32_000
     }
 }
 

@@ -3,17 +3,22 @@ import Foundation
 extension RLMNode {
     // MARK: History compaction
 
-    /// Summarises older turns when the conversation nears the root model's window; the full history goes
-    /// into the REPL variable `history` first.
-    func compactIfNeeded(_ conversation: inout Conversation, repl: REPLSession, iteration: Int) async throws {
-        let window = configuration.rootModelWindowTokens ?? ModelWindows.tokens(for: configuration.rootModel.name)
+    /// Summarises older turns when the conversation nears the root model's window (or at once with `force`);
+    /// the full history goes into the REPL variable `rlm_history` first, so nothing is lost. Returns false when
+    /// there was nothing left to summarise.
+    @discardableResult
+    func compact(_ conversation: inout Conversation, repl: REPLSession, iteration: Int, force: Bool) async throws -> Bool {
+        let window = tree.windows.root.tokens
         let before = conversation.estimatedTokens
-        guard before > window * 3 / 4, conversation.messages.count > 4 else { return }
-        try await repl.setVariable("history", to: .array(conversation.fullHistory.map {
+        guard force || before > window * 3 / 4, conversation.messages.count > 4 else { return false }
+        try await repl.setVariable(Conversation.historyVariable, to: .array(conversation.fullHistory.map {
             .object(["role": .string($0.role.rawValue), "content": .string($0.content)])
         }))
         let middle = conversation.compactableMiddle
-        let transcript = middle.map { "[\($0.role.rawValue)]\n\(OutputTruncation.clip($0.content, limit: 12_000))" }
+        // The transcript to condense must itself fit the window, with room for the summary.
+        let budgetChars = max(4_000, window * 2)
+        let perMessage = max(500, min(12_000, budgetChars / max(1, middle.count)))
+        let transcript = middle.map { "[\($0.role.rawValue)]\n\(OutputTruncation.clip($0.content, limit: perMessage))" }
             .joined(separator: "\n\n")
         let request = [ChatMessage.system(Prompts.compactionSystem), .user(Prompts.compactionRequest(query: query, transcript: transcript))]
         let summary = try await askRoot(request, iteration: iteration)
@@ -25,7 +30,24 @@ extension RLMNode {
             $0.details = ["messages_summarised": .number(Double(middle.count)),
                           "estimated_tokens_before": .number(Double(before)),
                           "estimated_tokens_after": .number(Double(after)),
-                          "window_tokens": .number(Double(window))]
+                          "window_tokens": .number(Double(window)),
+                          "forced": .bool(force)]
+        }
+        return true
+    }
+
+    /// Asks the root model; when the server says the conversation does not fit its context window, summarises
+    /// older turns and asks again instead of ending the run.
+    func askRootCompactingOnOverflow(_ conversation: inout Conversation, repl: REPLSession, iteration: Int) async throws -> ModelResponse {
+        var attempts = 0
+        while true {
+            do {
+                return try await askRoot(conversation.messages, iteration: iteration)
+            } catch let error as ModelError where error.isContextOverflow && attempts < 2 {
+                attempts += 1
+                let compacted = try await compact(&conversation, repl: repl, iteration: iteration, force: true)
+                if !compacted && !conversation.shortenLastMessage() { throw error }
+            }
         }
     }
 }

@@ -13,8 +13,10 @@ extension RLMNode {
                         if request.kind == .rlm {
                             return (index, await node.childRLM(prompt: prompt, context: context))
                         }
-                        let model = request.model.map { node.tree.subModel.withModelName($0) } ?? node.tree.subModel
-                        return (index, await node.subCall(prompt, model: model))
+                        switch node.subModel(named: request.model) {
+                        case .success(let model): return (index, await node.subCall(prompt, model: model))
+                        case .failure(let refusal): return (index, refusal.message)
+                        }
                     }
                 }
                 var results = Array(repeating: "", count: request.prompts.count)
@@ -24,10 +26,35 @@ extension RLMNode {
         }
     }
 
+    /// The model for `llm_query(..., model=name)`: the sub model, the root model, or one the run allows.
+    func subModel(named name: String?) -> Result<any LanguageModel, SubCallRefusal> {
+        guard let name, name != tree.subModel.name else { return .success(tree.subModel) }
+        if name == configuration.rootModel.name { return .success(configuration.rootModel) }
+        guard configuration.allowedModels.contains(name) else {
+            let allowed = ([configuration.rootModel.name, tree.subModel.name] + configuration.allowedModels)
+            let unique = allowed.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            return .failure(SubCallRefusal(message: "Error: unknown model \(name) (allowed: \(unique.joined(separator: ", ")))"))
+        }
+        return .success(tree.subModel.withModelName(name))
+    }
+
     /// One `llm_query` prompt: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
     func subCall(_ prompt: String, model: any LanguageModel, childTrajectory: String? = nil) async -> String {
         let id = await tree.subCallIDs.next()
-        if let refusal = await admitSubCall(id: id, model: model.name, childTrajectory: nil) { return refusal }
+        if configuration.budget.maxCostUSD != nil, configuration.prices.price(for: model.name) == nil {
+            return await refuse(id: id, model: model.name, childTrajectory: nil,
+                                reason: "model \(model.name) has no price, and the run has a cost limit, so it cannot be used. Use a priced model, or add [prices.\"\(model.name)\"] to rlm.toml.")
+        }
+        let reservation: SpendReservation
+        do {
+            reservation = try await tree.ledger.admitSubCall(model: model.name, promptChars: prompt.count, maxOutputTokens: nil)
+        } catch let exhausted as BudgetExhausted {
+            return await refuse(id: id, model: model.name, childTrajectory: nil,
+                                reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")
+        } catch {
+            return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: .now,
+                                       cancelledMessage: "the sub-call was cancelled")
+        }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {
             $0.subCallID = id
@@ -38,7 +65,7 @@ extension RLMNode {
             let response = try await tree.modelCalls.run {
                 try await model.complete(ModelRequest(messages: [.user(prompt)]))
             }
-            await tree.ledger.record(model: model.name, usage: response.usage)
+            await tree.ledger.settle(reservation, usage: response.usage)
             await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.model = model.name
@@ -48,6 +75,7 @@ extension RLMNode {
             }
             return response.text
         } catch {
+            await tree.ledger.settle(reservation, usage: nil)
             await tree.ledger.recordFailure(model: model.name)
             return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: started,
                                        cancelledMessage: "the sub-call was cancelled")
@@ -62,7 +90,11 @@ extension RLMNode {
         }
         let id = await tree.subCallIDs.next()
         let childID = "\(trajectoryID).\(await tree.childIDs.next())"
-        if let refusal = await admitSubCall(id: id, model: nil, childTrajectory: childID) { return refusal }
+        let reservation: SpendReservation
+        switch await admitChild(id: id, childTrajectory: childID) {
+        case .success(let admitted): reservation = admitted
+        case .failure(let refusal): return refusal.message
+        }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {
             $0.subCallID = id
@@ -87,6 +119,7 @@ extension RLMNode {
                                     progress: RunProgress(), isTopLevel: false)
                 return try await child.run(context: prepared)
             }
+            await tree.ledger.settle(reservation, usage: nil)
             await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.childTrajectory = childID
@@ -96,25 +129,34 @@ extension RLMNode {
             }
             return outcome.answer
         } catch {
+            await tree.ledger.settle(reservation, usage: nil)
             return await subCallFailed(error, id: id, model: nil, childTrajectory: childID, started: started,
                                        cancelledMessage: "the child RLM was cancelled")
         }
     }
 
-    /// Counts one sub-call against the budget; when none is left, logs the refusal and returns what the REPL gets.
-    private func admitSubCall(id: Int, model: String?, childTrajectory: String?) async -> String? {
+    /// Admits a child RLM as one sub-call; when the budget has no room, logs the refusal and returns what the
+    /// REPL gets.
+    private func admitChild(id: Int, childTrajectory: String) async -> Result<SpendReservation, SubCallRefusal> {
         do {
-            try await tree.ledger.admitSubCall()
-            return nil
+            return .success(try await tree.ledger.admitSubCall(model: configuration.rootModel.name, promptChars: 0, maxOutputTokens: 0))
+        } catch let exhausted as BudgetExhausted {
+            return .failure(SubCallRefusal(message: await refuse(id: id, model: nil, childTrajectory: childTrajectory,
+                                                                 reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")))
         } catch {
-            await emit(.subCallFinished) {
-                $0.subCallID = id
-                $0.model = model
-                $0.error = error.description
-                $0.childTrajectory = childTrajectory
-            }
-            return "Error: \(error.description). Submit your best answer now with FINAL(...)."
+            return .failure(SubCallRefusal(message: "Error: the child RLM was cancelled"))
         }
+    }
+
+    /// Logs a sub-call that was not made and returns the error string the REPL gets.
+    private func refuse(id: Int, model: String?, childTrajectory: String?, reason: String) async -> String {
+        await emit(.subCallFinished) {
+            $0.subCallID = id
+            $0.model = model
+            $0.error = reason
+            $0.childTrajectory = childTrajectory
+        }
+        return "Error: \(reason)"
     }
 
     /// Logs a failed sub-call or child RLM and returns the error string the REPL gets; a bad key or an unknown
@@ -134,4 +176,9 @@ extension RLMNode {
         }
         return "Error: \(message)"
     }
+}
+
+/// Why a sub-call was not made, as the string the model's code receives.
+struct SubCallRefusal: Error {
+    var message: String
 }

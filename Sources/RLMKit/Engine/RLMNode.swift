@@ -19,6 +19,8 @@ struct RLMNode: Sendable {
         var iterations: Int
         var context: ContextDescription?
         var replPeakRSSBytes = 0
+        /// What ended a failed run.
+        var error: String?
     }
 
     var configuration: RLM { tree.configuration }
@@ -30,7 +32,7 @@ struct RLMNode: Sendable {
     /// Starts this RLM's REPL over `context` and runs the loop in it.
     func run(context prepared: PreparedContext) async throws -> Outcome {
         let subCalls = makeSubCallHandler()
-        return try await REPLSession.withSession(configuration: configuration.repl, interpreter: tree.python,
+        return try await REPLSession.withSession(configuration: tree.repl, interpreter: tree.python,
                                                  sandbox: tree.sandbox, context: prepared,
                                                  subCalls: subCalls) { repl in
             var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
@@ -67,11 +69,12 @@ struct RLMNode: Sendable {
     private func loop(repl: REPLSession, description: ContextDescription) async throws -> Outcome {
         let limits = configuration.limits
         let subModel = tree.subModel
-        let window = configuration.subModelWindowTokens ?? ModelWindows.tokens(for: subModel.name)
         let facts = PromptFacts(description: description, maxIterations: limits.maxIterations,
-                                maxOutputChars: configuration.repl.maxOutputChars,
-                                maxConcurrency: limits.maxConcurrency, subCallChars: window * 3,
+                                maxOutputChars: tree.repl.maxOutputChars,
+                                maxConcurrency: limits.maxConcurrency,
+                                subCallChars: tree.windows.sub.promptChars,
                                 subModelName: subModel.name, remainingDepth: limits.maxDepth - depth,
+                                cellTimeoutSeconds: Int(tree.repl.cellTimeout.seconds.rounded()),
                                 profile: configuration.effectivePromptProfile)
         let system = configuration.systemPrompt.map {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
@@ -80,32 +83,44 @@ struct RLMNode: Sendable {
         var nudged = false
         var consecutiveErrors = 0
 
+        /// Counts a failed turn or block; stops this RLM once `--max-errors` of them came in a row.
+        func countFailure(_ failed: Bool) throws {
+            consecutiveErrors = failed ? consecutiveErrors + 1 : 0
+            if let limit = configuration.budget.maxConsecutiveErrors, consecutiveErrors >= limit {
+                throw BudgetExhausted(reason: .maxErrors, detail: "max-errors: \(limit) failed turns or code blocks in a row")
+            }
+        }
+
         for iteration in 1...limits.maxIterations + 1 {
             try Task.checkCancellation()
             try await stopIfFatal()
             let isLastChance = iteration > limits.maxIterations
             await emit(.iterationStarted) { $0.iteration = iteration }
-            try await compactIfNeeded(&conversation, repl: repl, iteration: iteration)
+            try await compact(&conversation, repl: repl, iteration: iteration, force: false)
             try await tree.ledger.checkSpend()
-            let response = try await askRoot(conversation.messages, iteration: iteration)
+            let response = try await askRootCompactingOnOverflow(&conversation, repl: repl, iteration: iteration)
             conversation.append(.assistant(response.text))
             let parsed = ResponseParser.parse(response.text)
             recordProgress(iteration: iteration, prose: Self.prose(of: response.text))
 
             if parsed.codeBlocks.isEmpty {
-                if let bare = parsed.bareFinal,
-                   let answer = try await submitBareFinal(bare, repl: repl, iteration: iteration) {
-                    return Outcome(answer: answer, status: .answered, source: "reply", iterations: iteration)
-                }
-                if isLastChance { break }
+                var outputs: [String] = []
                 var notes: [String] = []
-                if response.finishReason == .length || parsed.hasUnclosedFence {
+                if let bare = parsed.bareFinal {
+                    let (answer, outcome) = try await submitBareFinal(bare, repl: repl, iteration: iteration)
+                    if let answer {
+                        return Outcome(answer: answer, status: .answered, source: "reply", iterations: iteration)
+                    }
+                    outputs.append(Prompts.blockOutput(index: 0, count: 1, outcome: outcome))
+                } else if response.finishReason == .length || parsed.hasUnclosedFence {
                     notes.append(Prompts.cutOffNote)
                 } else {
                     notes.append(nudged ? Prompts.noCodeNudge + " This turn counts as failed." : Prompts.noCodeNudge)
                     nudged = true
                 }
-                conversation.append(.user(await nextUserMessage(outputs: [], notes: notes, iteration: iteration)))
+                if isLastChance { break }
+                try countFailure(true)
+                conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
                 continue
             }
             nudged = false
@@ -133,11 +148,8 @@ struct RLMNode: Sendable {
                 }
                 try Task.checkCancellation()
                 try await stopIfFatal()
-                consecutiveErrors = outcome.failed ? consecutiveErrors + 1 : 0
                 outputs.append(Prompts.blockOutput(index: index, count: parsed.codeBlocks.count, outcome: outcome))
-                if let limit = configuration.budget.maxConsecutiveErrors, consecutiveErrors >= limit {
-                    throw BudgetExhausted(reason: .maxErrors, detail: "max-errors: \(limit) failing code blocks in a row")
-                }
+                try countFailure(outcome.failed)
             }
             if isLastChance { break }
             var notes: [String] = []
@@ -179,8 +191,9 @@ struct RLMNode: Sendable {
         let recorder = tree.recorder
         let call: @Sendable () async throws -> ModelResponse = {
             if configuration.streamRootResponses {
+                // Deltas reach the observer synchronously, in the order they arrive.
                 return try await model.complete(request) { delta in
-                    Task { await recorder.emit(.modelDelta, trajectory: trajectory) { $0.text = delta; $0.iteration = iteration } }
+                    recorder.emitDelta(delta, trajectory: trajectory, iteration: iteration)
                 }
             }
             return try await model.complete(request)
@@ -204,16 +217,17 @@ struct RLMNode: Sendable {
         }
     }
 
-    /// Runs a bare `FINAL(...)` reply as code; unquoted prose inside FINAL(...) is taken literally.
-    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int) async throws -> String? {
+    /// Runs a bare `FINAL(...)` reply as code. Unquoted prose inside FINAL(...), which is not Python, is taken
+    /// literally; any other failure (a `NameError` for an undefined name…) submits nothing and is shown.
+    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int) async throws -> (String?, CellOutcome) {
         let outcome = try await repl.execute(bare.call)
         var answer = outcome.final
-        if answer == nil && bare.kind == .final && outcome.failed {
+        if answer == nil && bare.kind == .final && outcome.errorType == "SyntaxError" {
             answer = ResponseParser.literalAnswer(bare)
         }
-        guard let answer else { return nil }
+        guard let answer else { return (nil, outcome) }
         await emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = "reply" }
-        return answer
+        return (answer, outcome)
     }
 
     static func prose(of text: String) -> String {

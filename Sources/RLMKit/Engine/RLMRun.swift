@@ -23,8 +23,20 @@ struct RLMRun: Sendable {
         do {
             try checkPrices()
             async let locatedPython = PythonLocator.locate(configuration.repl.python)
+            async let resolvedWindows = ModelWindows.resolve(for: configuration)
             let prepared = try ContextPreparer.prepare(context, scratch: scratch)
             let python = try await locatedPython
+            let windows = await resolvedWindows
+            var fitted = configuration.repl
+            fitted.maxOutputChars = ModelWindows.outputChars(configured: fitted.maxOutputChars, rootWindow: windows.root)
+            let repl = fitted
+            await recorder.emit(.modelWindows, trajectory: "0") {
+                $0.details = ["root_window_tokens": .number(Double(windows.root.tokens)),
+                              "root_window_source": .string(windows.root.source),
+                              "sub_window_tokens": .number(Double(windows.sub.tokens)),
+                              "sub_window_source": .string(windows.sub.source),
+                              "output_chars_per_block": .number(Double(repl.maxOutputChars))]
+            }
             let (sandbox, warnings) = try await SandboxSelector.select(configuration.repl.sandbox, interpreter: python)
             await recorder.emit(.sandbox, trajectory: "0") {
                 $0.status = sandbox.level.rawValue
@@ -34,7 +46,8 @@ struct RLMRun: Sendable {
             let limits = configuration.limits
             let tree = RunTree(configuration: configuration, ledger: ledger, modelCalls: modelCalls,
                                childSlots: (0...limits.maxDepth).map { _ in ConcurrencyLimiter(limit: limits.maxConcurrency) },
-                               recorder: recorder, python: python, sandbox: sandbox, scratch: scratch)
+                               recorder: recorder, python: python, sandbox: sandbox, scratch: scratch,
+                               windows: windows, repl: repl)
             let root = RLMNode(tree: tree, query: query, depth: 1, trajectoryID: "0", progress: progress, isTopLevel: true)
             let outcome = try await withDeadline(ledger.deadline) {
                 try await root.run(context: prepared)
@@ -46,6 +59,15 @@ struct RLMRun: Sendable {
             let outcome = Self.partial(progress, reason: .cancelled)
             return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
         } catch {
+            // After the root model's first reply there is something to give back: the partial answer and the
+            // spend so far travel with the error.
+            if progress.snapshot.iterations >= 1 {
+                var outcome = Self.partial(progress, reason: .failed)
+                outcome.error = String(describing: error)
+                let partial = await finish(outcome, started: started, ledger: ledger, recorder: recorder,
+                                           modelCalls: modelCalls, log: log)
+                throw RLMRunFailure(error: error, partial: partial)
+            }
             await recorder.emit(.runFinished, trajectory: "0") {
                 $0.status = "failed"
                 $0.error = String(describing: error)
@@ -134,6 +156,7 @@ struct RLMRun: Sendable {
             $0.error = outcome.stopReason?.rawValue
             var details: [String: JSONValue] = ["sub_calls": .number(Double(subCalls)), "peak_concurrency": .number(Double(peak))]
             if let cost { details["cost_usd"] = .number(cost) }
+            if let failure = outcome.error { details["failure"] = .string(failure) }
             $0.details = details
         }
         await log?.close()

@@ -15,6 +15,10 @@ struct RunTree: Sendable {
     let python: PythonInterpreter
     let sandbox: any REPLSandbox
     let scratch: URL
+    /// The root and sub models' context windows.
+    let windows: RunWindows
+    /// The REPL configuration with its output share fitted to the root window.
+    let repl: REPLConfiguration
 
     var subModel: any LanguageModel { configuration.subModel ?? configuration.rootModel }
 }
