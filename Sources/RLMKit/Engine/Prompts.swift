@@ -129,6 +129,19 @@ enum Prompts {
         return parts.joined(separator: "\n\n")
     }
 
+    /// Block outputs kept to `totalChars` in all, however many blocks a reply had: each gets an equal share
+    /// (at least a few hundred characters); blocks past the budget are only counted.
+    static func bounded(_ outputs: [String], totalChars: Int) -> [String] {
+        guard outputs.reduce(0, { $0 + $1.count }) > totalChars else { return outputs }
+        let share = max(400, totalChars / outputs.count)
+        let shown = max(1, totalChars / share)
+        var kept = outputs.prefix(shown).map { OutputTruncation.clip($0, limit: share) }
+        if outputs.count > shown {
+            kept.append("[\(outputs.count - shown) more block(s) ran; their output is not shown. Write fewer, larger blocks.]")
+        }
+        return kept
+    }
+
     static func blockOutput(index: Int, count: Int, outcome: CellOutcome) -> String {
         let label = count > 1 ? "Block \(index + 1) of \(count)" : "Your code"
         var text = "\(label) ran in \(String(format: "%.2f", outcome.seconds)) s."

@@ -174,6 +174,7 @@ struct RLMNode: Sendable {
     /// the last-chance demand.
     private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) async -> String {
         let maxIterations = configuration.limits.maxIterations
+        let outputs = Prompts.bounded(outputs, totalChars: 2 * tree.repl.maxOutputChars)
         var notes = notes
         if let budget = await tree.ledger.remainingSummary() { notes.append(budget) }
         if iteration >= maxIterations {
@@ -230,7 +231,8 @@ struct RLMNode: Sendable {
         return (answer, outcome)
     }
 
-    static func prose(of text: String) -> String {
+    static func prose(of reply: String) -> String {
+        let text = ResponseParser.withoutThinking(reply)
         var lines: [Substring] = []
         var inFence = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
