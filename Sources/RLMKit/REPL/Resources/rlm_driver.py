@@ -72,6 +72,8 @@ class Channel:
         self.closed = False
         self.current_cell = None
         self.cancelled_cell = None
+        # Cells stopped at their time limit: threads they started may make no more sub-calls, ever.
+        self.cancelled_cells = set()
 
     def send(self, message):
         data = encode_message(message)
@@ -129,6 +131,8 @@ class Channel:
             if cell is not None and cell != self.current_cell:
                 return
             self.cancelled_cell = self.current_cell
+            if self.current_cell is not None:
+                self.cancelled_cells.add(self.current_cell)
         self.fail_cell(self.cancelled_cell, "Error: cancelled: the cell was interrupted at its time limit", notify=False)
         os.kill(os.getpid(), signal.SIGINT)
 
@@ -167,6 +171,7 @@ class Channel:
 
     def call(self, kind, prompts, model=None, contexts=None):
         """Sends one sub-call request and waits for its results (a list, in prompt order)."""
+        origin = getattr(threading.current_thread(), "rlm_cell", None)
         with self.state_lock:
             cell = self.current_cell
             if self.closed:
@@ -174,7 +179,7 @@ class Channel:
             elif cell is None:
                 refusal = ("Error: a sub-call was made while no cell was running (from a thread that outlived "
                            "its cell); it was not sent. Wait for your threads inside the cell.")
-            elif cell == self.cancelled_cell:
+            elif cell == self.cancelled_cell or (origin is not None and origin in self.cancelled_cells):
                 refusal = "Error: cancelled: the cell was interrupted at its time limit"
             else:
                 refusal = None
@@ -197,6 +202,18 @@ class Channel:
             self.sock.sendall(data)
         slot["event"].wait()
         return slot["results"]
+
+
+def tag_threads_with_their_cell(channel):
+    """Every thread remembers the cell that started it, so that a thread left behind by an interrupted cell
+    cannot spend on behalf of the cells that follow."""
+    original_start = threading.Thread.start
+
+    def start(thread):
+        thread.rlm_cell = channel.current_cell
+        return original_start(thread)
+
+    threading.Thread.start = start
 
 
 class BoundedText(io.TextIOBase):
@@ -740,6 +757,7 @@ def main():
     os.close(null)
     channel = Channel(boot["socket"])
     threading.Thread(target=channel.read_forever, name="rlm-channel", daemon=True).start()
+    tag_threads_with_their_cell(channel)
     # SIGINT interrupts a running cell (the host's cell timeout); the terminal's Ctrl-C goes to the host.
     signal.signal(signal.SIGINT, on_interrupt)
     if limits.get("watch_processes"):
