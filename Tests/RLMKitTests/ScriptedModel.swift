@@ -47,6 +47,11 @@ final class FunctionModel: LanguageModel {
     var peak: Int { inFlight.withLock { $0.peak } }
     var calls: Int { inFlight.withLock { $0.calls } }
 
+    /// The same function under another name, as a provider serves another model on the same endpoint.
+    func withModelName(_ name: String) -> any LanguageModel {
+        FunctionModel(name: name, delay: delay, answer: answer)
+    }
+
     func complete(_ request: ModelRequest) async throws -> ModelResponse {
         inFlight.withLock {
             $0.now += 1

@@ -41,6 +41,8 @@ struct SpendReservation: Sendable {
     var model: String
     var tokens = 0
     var cost = 0.0
+    /// The prompt's tokens as first estimated from its length, before any correction.
+    var estimatedInput = 0
 }
 
 /// A sub-call refused because a budget is used up.
@@ -135,6 +137,7 @@ public actor RunLedger {
     private var reservedTokens = 0
     private var reservedCost = 0.0
     private var largestOutput: [String: Int] = [:]
+    private var inputScale: [String: Double] = [:]
     private var settlementWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
     private var nextWaiterID = 0
     /// A failure that must stop the whole tree (bad key, unknown model), raised from any sub-call.
@@ -180,6 +183,11 @@ public actor RunLedger {
         if let usage {
             record(model: reservation.model, usage: usage)
             largestOutput[reservation.model] = max(largestOutput[reservation.model] ?? 0, usage.outputTokens)
+            if reservation.estimatedInput > 0 {
+                // Servers count prompts their own way (chat templates, tokenizers): learn how far off the estimate was.
+                let ratio = Double(usage.inputTokens) / Double(reservation.estimatedInput)
+                inputScale[reservation.model] = max(inputScale[reservation.model] ?? 1, ratio)
+            }
         }
         let waiting = settlementWaiters
         settlementWaiters = [:]
@@ -188,10 +196,11 @@ public actor RunLedger {
 
     private func reserve(model: String, promptChars: Int, maxOutputTokens: Int?) -> SpendReservation {
         guard budget.maxTokens != nil || budget.maxCostUSD != nil else { return SpendReservation(model: model) }
-        let input = promptChars / 3 + 16
+        let estimate = promptChars / 3 + 16
+        let input = Int((Double(estimate) * (inputScale[model] ?? 1)).rounded(.up))
         let output = maxOutputTokens ?? largestOutput[model] ?? Self.assumedOutputTokens
         let cost = prices.price(for: model)?.cost(of: TokenUsage(inputTokens: input, outputTokens: output)) ?? 0
-        return SpendReservation(model: model, tokens: input + output, cost: cost)
+        return SpendReservation(model: model, tokens: input + output, cost: cost, estimatedInput: estimate)
     }
 
     /// Output tokens reserved for a model before any of its replies has been seen.

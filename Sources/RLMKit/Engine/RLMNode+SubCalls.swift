@@ -45,39 +45,46 @@ extension RLMNode {
             return await refuse(id: id, model: model.name, childTrajectory: nil,
                                 reason: "model \(model.name) has no price, and the run has a cost limit, so it cannot be used. Use a priced model, or add [prices.\"\(model.name)\"] to rlm.toml.")
         }
-        let reservation: SpendReservation
+        // Admission happens inside a concurrency slot: only calls that are about to run hold a reservation,
+        // and each admission sees what the calls before it really spent.
+        let ledger = tree.ledger
+        let node = self
         do {
-            reservation = try await tree.ledger.admitSubCall(model: model.name, promptChars: prompt.count, maxOutputTokens: nil)
-        } catch let exhausted as BudgetExhausted {
-            return await refuse(id: id, model: model.name, childTrajectory: nil,
-                                reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")
+            return try await tree.modelCalls.run { () async throws -> String in
+                let reservation: SpendReservation
+                do {
+                    reservation = try await ledger.admitSubCall(model: model.name, promptChars: prompt.count, maxOutputTokens: nil)
+                } catch let exhausted as BudgetExhausted {
+                    return await node.refuse(id: id, model: model.name, childTrajectory: nil,
+                                             reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")
+                }
+                let started = ContinuousClock.now
+                await node.emit(.subCallStarted) {
+                    $0.subCallID = id
+                    $0.model = model.name
+                    $0.promptChars = prompt.count
+                }
+                do {
+                    let response = try await model.complete(ModelRequest(messages: [.user(prompt)]))
+                    await ledger.settle(reservation, usage: response.usage)
+                    await node.emit(.subCallFinished) {
+                        $0.subCallID = id
+                        $0.model = model.name
+                        $0.usage = response.usage
+                        $0.seconds = (ContinuousClock.now - started).seconds
+                        $0.text = OutputTruncation.clip(response.text, limit: 4_000)
+                    }
+                    return response.text
+                } catch {
+                    await ledger.settle(reservation, usage: nil)
+                    await ledger.recordFailure(model: model.name)
+                    return await node.subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: started,
+                                                    cancelledMessage: "the sub-call was cancelled")
+                }
+            }
         } catch {
+            // Cancelled while waiting for a slot.
             return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: .now,
-                                       cancelledMessage: "the sub-call was cancelled")
-        }
-        let started = ContinuousClock.now
-        await emit(.subCallStarted) {
-            $0.subCallID = id
-            $0.model = model.name
-            $0.promptChars = prompt.count
-        }
-        do {
-            let response = try await tree.modelCalls.run {
-                try await model.complete(ModelRequest(messages: [.user(prompt)]))
-            }
-            await tree.ledger.settle(reservation, usage: response.usage)
-            await emit(.subCallFinished) {
-                $0.subCallID = id
-                $0.model = model.name
-                $0.usage = response.usage
-                $0.seconds = (ContinuousClock.now - started).seconds
-                $0.text = OutputTruncation.clip(response.text, limit: 4_000)
-            }
-            return response.text
-        } catch {
-            await tree.ledger.settle(reservation, usage: nil)
-            await tree.ledger.recordFailure(model: model.name)
-            return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: started,
                                        cancelledMessage: "the sub-call was cancelled")
         }
     }
@@ -149,7 +156,7 @@ extension RLMNode {
     }
 
     /// Logs a sub-call that was not made and returns the error string the REPL gets.
-    private func refuse(id: Int, model: String?, childTrajectory: String?, reason: String) async -> String {
+    func refuse(id: Int, model: String?, childTrajectory: String?, reason: String) async -> String {
         await emit(.subCallFinished) {
             $0.subCallID = id
             $0.model = model
@@ -161,7 +168,7 @@ extension RLMNode {
 
     /// Logs a failed sub-call or child RLM and returns the error string the REPL gets; a bad key or an unknown
     /// model stops the whole tree.
-    private func subCallFailed(_ error: any Error, id: Int, model: String?, childTrajectory: String?,
+    func subCallFailed(_ error: any Error, id: Int, model: String?, childTrajectory: String?,
                                started: ContinuousClock.Instant, cancelledMessage: String) async -> String {
         if let modelError = error as? ModelError, modelError.isConfigurationProblem {
             await tree.ledger.abort(with: modelError)
