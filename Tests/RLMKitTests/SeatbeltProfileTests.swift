@@ -62,3 +62,32 @@ struct SeatbeltProfileTests {
         #expect(SeatbeltProfile.quoted("/x) (allow default") == "\"/x) (allow default\"")
     }
 }
+
+/// How the REPL's process count is capped for each user and sandbox.
+@Suite struct ProcessCapPolicyTests {
+    @Test func anOrdinaryUsersOtherThreadsAreNotCountedAgainstTheSandbox() {
+        let basic = ProcessCapPolicy(level: .basic, countsPerUserNamespace: false, hasCgroup: false, cap: 128,
+                                     userTasks: { 900 }, isRoot: false)
+        #expect(basic == ProcessCapPolicy(rlimit: 900 + 256, watch: 128))
+        let strict = ProcessCapPolicy(level: .strict, countsPerUserNamespace: true, hasCgroup: false, cap: 128,
+                                      userTasks: { 900 }, isRoot: false)
+        #expect(strict == ProcessCapPolicy(rlimit: 128, watch: nil))
+        let oldKernel = ProcessCapPolicy(level: .strict, countsPerUserNamespace: false, hasCgroup: false, cap: 128,
+                                         userTasks: { 900 }, isRoot: false)
+        #expect(oldKernel == ProcessCapPolicy(rlimit: 900 + 256, watch: 128))
+        #expect(ProcessCapPolicy(level: .none, countsPerUserNamespace: true, hasCgroup: true, cap: 128, isRoot: false)
+                == ProcessCapPolicy(rlimit: nil, watch: nil))
+        #expect(ProcessCapPolicy(level: .basic, countsPerUserNamespace: false, hasCgroup: true, cap: 128, isRoot: true)
+                == ProcessCapPolicy(rlimit: 128, watch: nil))
+    }
+
+    @Test func aRefusedUserNamespaceSaysHowToAllowIt() {
+        let ubuntu = UserNamespacePolicy(apparmorRestricts: true, maxUserNamespaces: 63_000, unprivilegedClone: nil)
+        #expect(ubuntu.restriction?.contains("kernel.apparmor_restrict_unprivileged_userns=0") == true)
+        let off = UserNamespacePolicy(apparmorRestricts: false, maxUserNamespaces: 0, unprivilegedClone: nil)
+        #expect(off.restriction?.contains("user.max_user_namespaces=15000") == true)
+        let debian = UserNamespacePolicy(apparmorRestricts: false, maxUserNamespaces: 100, unprivilegedClone: false)
+        #expect(debian.restriction?.contains("kernel.unprivileged_userns_clone=1") == true)
+        #expect(UserNamespacePolicy(apparmorRestricts: false, maxUserNamespaces: 100, unprivilegedClone: true).restriction == nil)
+    }
+}

@@ -177,7 +177,8 @@ struct BubblewrapSandbox: REPLSandbox {
         let (code, output) = await ProcessRunner.run(command.executable, command.arguments)
         guard code == 0, output.contains("ok") else {
             let detail = output.split(separator: "\n").last.map(String.init) ?? "exit status \(code)"
-            throw SandboxUnavailable(reason: "bubblewrap could not start the interpreter (\(detail))")
+            let why = UserNamespacePolicy.current().restriction.map { "; \($0)" } ?? ""
+            throw SandboxUnavailable(reason: "bubblewrap could not start the interpreter (\(detail))\(why)")
         }
     }
 
@@ -233,6 +234,39 @@ struct SeatbeltSandbox: REPLSandbox {
     }
 }
 #endif
+
+/// What the kernel allows unprivileged users to do with user namespaces, which bubblewrap needs.
+struct UserNamespacePolicy: Equatable {
+    /// `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu 23.10 and later).
+    var apparmorRestricts: Bool
+    /// `user.max_user_namespaces`.
+    var maxUserNamespaces: Int?
+    /// `kernel.unprivileged_userns_clone` (Debian's older kernels).
+    var unprivilegedClone: Bool?
+
+    static func current() -> UserNamespacePolicy {
+        func read(_ path: String) -> Int? {
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return UserNamespacePolicy(apparmorRestricts: read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1,
+                                   maxUserNamespaces: read("/proc/sys/user/max_user_namespaces"),
+                                   unprivilegedClone: read("/proc/sys/kernel/unprivileged_userns_clone").map { $0 != 0 })
+    }
+
+    /// Why this machine refuses user namespaces to unprivileged users, and how to allow them; nil when it does not.
+    var restriction: String? {
+        if apparmorRestricts {
+            return "AppArmor restricts unprivileged user namespaces here (kernel.apparmor_restrict_unprivileged_userns = 1, the default on Ubuntu 24.04). Allow bubblewrap with an AppArmor profile that grants it `userns` (Ubuntu ships one as /etc/apparmor.d/bwrap-userns-restrict), or lift the restriction with `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
+        }
+        if maxUserNamespaces == 0 {
+            return "user namespaces are switched off (user.max_user_namespaces = 0). Enable them with `sudo sysctl -w user.max_user_namespaces=15000`"
+        }
+        if unprivilegedClone == false {
+            return "unprivileged user namespaces are switched off (kernel.unprivileged_userns_clone = 0). Enable them with `sudo sysctl -w kernel.unprivileged_userns_clone=1`"
+        }
+        return nil
+    }
+}
 
 /// Finds a program on PATH (or the usual system folders).
 func findExecutable(_ name: String) -> String? {
