@@ -106,6 +106,7 @@ import Testing
     @Test func anUnknownLocalModelGetsAConservativeWindow() async throws {
         let root = FlexibleModel(name: "qwen3-8b") { _, _ in repl("FINAL('ok')") }
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
+        #expect(root.requests[0].messages[0].content.contains("One prompt can hold about 18432 characters"))
         let windows = try #require(result.trajectory.first { $0.event == .modelWindows })
         #expect(windows.details?["root_window_tokens"] == .number(8_192))
         #expect(ModelWindows.known(for: "claude-sonnet-4-5")?.tokens == 200_000)
@@ -120,6 +121,15 @@ import Testing
             if event.event == .modelDelta, let piece = event.text { received.withLock { $0 += piece } }
         }
         #expect(received.withLock { $0 } == text)
+    }
+
+    @Test func feedbackStaysBoundedForAReplyWithManyBlocks() async throws {
+        let blocks = (0..<300).map { _ in repl("print('y' * 900)") }.joined(separator: "\n")
+        let root = FlexibleModel { _, index in index == 0 ? blocks : repl("FINAL('ok')") }
+        _ = try await makeRLM(root, window: 200_000).complete(query: "q", context: .text("c"))
+        let feedback = try #require(root.requests.dropFirst().first?.messages.last?.content)
+        #expect(feedback.count < 2 * 20_000 + 2_000, "the feedback has \(feedback.count) characters")
+        #expect(feedback.contains("more block(s) ran; their output is not shown"))
     }
 
     @Test func turnsWithoutCodeCountTowardMaxErrors() async throws {

@@ -135,7 +135,8 @@ enum Prompts {
         guard outputs.reduce(0, { $0 + $1.count }) > totalChars else { return outputs }
         let share = max(400, totalChars / outputs.count)
         let shown = max(1, totalChars / share)
-        var kept = outputs.prefix(shown).map { OutputTruncation.clip($0, limit: share) }
+        // Each clip adds a short note of what was cut; leave it room inside the share.
+        var kept = outputs.prefix(shown).map { OutputTruncation.clip($0, limit: share - 80) }
         if outputs.count > shown {
             kept.append("[\(outputs.count - shown) more block(s) ran; their output is not shown. Write fewer, larger blocks.]")
         }
