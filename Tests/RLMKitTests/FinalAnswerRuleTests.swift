@@ -16,7 +16,7 @@ import Testing
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
         #expect(result.answer == "after the fix")
         #expect(result.iterations == 2)
-        let feedback = root.requests[1].messages.last!.content
+        let feedback = try #require(root.requests[safe: 1]?.messages.last?.content)
         #expect(feedback.contains("ValueError: checked after submitting"))
         #expect(feedback.contains("raised after submitting an answer, so nothing was submitted"))
     }
@@ -29,16 +29,16 @@ import Testing
         ])
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
         #expect(result.answer == "later")
-        #expect(root.requests[1].messages.last!.content.contains("ZeroDivisionError"))
+        #expect(root.requests[safe: 1]?.messages.last?.content.contains("ZeroDivisionError") == true)
         // The withdrawn flag does not submit on the next clean cell either.
-        #expect(root.requests[2].messages.last!.content.contains("False"))
+        #expect(root.requests[safe: 2]?.messages.last?.content.contains("False") == true)
     }
 
     @Test func bareFinalOfAnUndefinedNameShowsTheNameError() async throws {
         let root = ScriptedModel(replies: ["FINAL(result_total)", repl("result_total = 7"), "FINAL(result_total)"])
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
         #expect(result.answer == "7")
-        #expect(root.requests[1].messages.last!.content.contains("NameError: name 'result_total' is not defined"))
+        #expect(root.requests[safe: 1]?.messages.last?.content.contains("NameError: name 'result_total' is not defined") == true)
     }
 
     @Test func bareFinalOfProseIsTakenLiterally() async throws {

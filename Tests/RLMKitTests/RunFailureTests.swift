@@ -100,13 +100,13 @@ import Testing
         #expect(windows.details?["root_window_tokens"] == .number(4_096))
         #expect(windows.details?["root_window_source"] == .string("llama.cpp GET /props n_ctx"))
         #expect(windows.details?["output_chars_per_block"] == .number(2_048))
-        #expect(root.requests[0].messages[0].content.contains("One prompt can hold about 9216 characters"))
+        #expect(root.requests[safe: 0]?.messages.first?.content.contains("One prompt can hold about 9216 characters") == true)
     }
 
     @Test func anUnknownLocalModelGetsAConservativeWindow() async throws {
         let root = FlexibleModel(name: "qwen3-8b") { _, _ in repl("FINAL('ok')") }
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
-        #expect(root.requests[0].messages[0].content.contains("One prompt can hold about 18432 characters"))
+        #expect(root.requests[safe: 0]?.messages.first?.content.contains("One prompt can hold about 18432 characters") == true)
         let windows = try #require(result.trajectory.first { $0.event == .modelWindows })
         #expect(windows.details?["root_window_tokens"] == .number(8_192))
         #expect(ModelWindows.known(for: "claude-sonnet-4-5")?.tokens == 200_000)

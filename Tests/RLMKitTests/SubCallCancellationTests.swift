@@ -89,7 +89,7 @@ import Testing
         #expect(!result.trajectory.contains { $0.status == "timed_out" })
         #expect(sub.finished == 12)
         // The prompt states the cell limit and the rule.
-        #expect(root.requests[0].messages[0].content.contains("A block that computes for more than 1 s is"))
+        #expect(root.requests[safe: 0]?.messages.first?.content.contains("A block that computes for more than 1 s is") == true)
     }
 
     @Test func aThreadPoolOfSubCallsStopsWhenTheRunIsCancelled() async throws {
