@@ -59,11 +59,17 @@ struct ConfigFile {
     static func parse(_ text: String, path: String) throws -> ConfigFile {
         var config = ConfigFile()
         var pendingPrices: [String: (input: Double?, output: Double?, line: Int)] = [:]
+        var firstLines: [[String]: Int] = [:]
         for entry in try TOMLSubset.entries(in: text, path: path) {
             func fail(_ message: String) -> CLIFailure {
                 .configuration("\(path):\(entry.line): \(message). Fix the config file (see README: Configuration file).")
             }
             let key = entry.key
+            // A second value would silently replace the first: say so instead.
+            if let first = firstLines[key] {
+                throw fail("\(key.joined(separator: ".")) is set twice (first on line \(first))")
+            }
+            firstLines[key] = entry.line
             if key.count == 1, let reason = refusedKeys[key[0]] {
                 throw fail("'\(key[0])' cannot be set in a config file: \(reason)")
             } else if key.count == 1, endpointKeys.contains(key[0]) || modelKeys.contains(key[0]) {

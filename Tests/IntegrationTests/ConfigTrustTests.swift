@@ -201,6 +201,8 @@ final class ConfigWorld {
             ("models = \"one\"", "models must be an array"),
             ("models = [\"a\", ", "an array is not closed"),
             ("model = 3", "model must be a quoted string"),
+            ("model = \"a\"\nmodel = \"b\"", "rlm.toml:2: model is set twice (first on line 1)"),
+            ("[prices.\"m\"]\ninput = 1\noutput = 2\ninput = 3", "rlm.toml:4: prices.m.input is set twice (first on line 2)"),
         ]
         for (text, message) in cases {
             try world.writeProjectFile(text + "\n")
