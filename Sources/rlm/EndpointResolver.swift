@@ -119,7 +119,8 @@ struct EndpointResolver {
             guard let key = environment[variable], !key.isEmpty else {
                 let flag = configKey == "api_key_env" ? "--api-key-env" : "--sub-api-key-env"
                 let origin = flagVariable != nil ? flag : config.origin(of: configKey)
-                throw CLIFailure.configuration("\(origin) names \(variable), but that environment variable is not set. Export it, or drop \(origin) for a server without a key.")
+                let drop = flagVariable != nil ? "drop \(flag)" : "remove \(configKey) from \(config.sources[configKey] ?? "the config file")"
+                throw CLIFailure.configuration("\(origin) names \(variable), but that environment variable is not set. Export it, or \(drop) for a server without a key.")
             }
             return key
         }

@@ -212,6 +212,21 @@ final class ConfigWorld {
         }
     }
 
+    @Test func anUnsetKeyVariableIsNamedWithWhereItWasSet() async throws {
+        let world = try ConfigWorld()
+        try world.writeUserFile("api_key_env = \"RLM_TEST_UNSET_VARIABLE\"\n")
+        let userFile = world.configHome.appendingPathComponent("rlm/config.toml").path
+        let fromFile = try await world.ask(environment: ["RLM_BASE_URL": "http://127.0.0.1:9/v1", "RLM_MODEL": "m"])
+        #expect(fromFile.exitCode == 2)
+        #expect(fromFile.stderr.contains("api_key_env in \(userFile) names RLM_TEST_UNSET_VARIABLE"), "\(fromFile.stderr)")
+        #expect(fromFile.stderr.contains("remove api_key_env from \(userFile)"))
+        let fromFlag = try await world.ask(["--api-key-env", "RLM_TEST_OTHER_UNSET"],
+                                           environment: ["RLM_BASE_URL": "http://127.0.0.1:9/v1", "RLM_MODEL": "m"])
+        #expect(fromFlag.exitCode == 2)
+        #expect(fromFlag.stderr.contains("--api-key-env names RLM_TEST_OTHER_UNSET"))
+        #expect(fromFlag.stderr.contains("drop --api-key-env"))
+    }
+
     @Test func aNamedConfigFileThatDoesNotExistIsAnError() async throws {
         let world = try ConfigWorld()
         let run = try await world.ask(environment: ["RLM_CONFIG": "/no/such/rlm-config.toml",
