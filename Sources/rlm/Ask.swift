@@ -11,7 +11,10 @@ struct Ask: AsyncParsableCommand {
         abstract: "Answer QUERY about a file, a directory, a glob or stdin.",
         discussion: """
             The endpoint comes from flags, else RLM_BASE_URL / RLM_MODEL / RLM_API_KEY (or OPENAI_API_KEY), \
-            else a model server found on this machine (Ollama, llama.cpp, vLLM, LM Studio).
+            else the config files (rlm.toml in this folder over ~/.config/rlm/config.toml), \
+            else a model server found on this machine (Ollama, llama.cpp, vLLM, LM Studio). \
+            Limits come from flags, else the config files, else their defaults. \
+            A project's rlm.toml may set endpoints and key variables only after `rlm trust rlm.toml`.
             Exit codes: 0 answered, 1 run failed or stopped by a limit, 2 usage or configuration error.
             """
     )
@@ -22,55 +25,16 @@ struct Ask: AsyncParsableCommand {
     @Option(name: .long, help: "The input: a file, a directory (loaded as {relative path: text}), a glob, or - for stdin.")
     var context: String
 
-    @Flag(name: .long, help: "Print one JSON object (answer, usage per model, iterations, sub-calls, wall time, log path).")
+    @Flag(name: .long, help: "Print one JSON object on every exit, failures included (status, error, exit_code, answer, usage per model, iterations, sub-calls, wall time, log path).")
     var json = false
 
-    @Option(help: "Provider of the root model: openai (any OpenAI-compatible server) or anthropic. [RLM_PROVIDER]")
-    var provider: String?
-    @Option(help: "Base URL of the root model's API, e.g. http://127.0.0.1:8080/v1. [RLM_BASE_URL]")
-    var baseURL: String?
-    @Option(help: "Name of the environment variable that holds the API key (never the key itself). [RLM_API_KEY, OPENAI_API_KEY]")
-    var apiKeyEnv: String?
-    @Option(help: "Root model name. [RLM_MODEL]")
-    var model: String?
-    @Option(help: "Model behind llm_query; defaults to the root model. [RLM_SUB_MODEL]")
-    var subModel: String?
-    @Option(help: "Base URL for the sub model; defaults to the root's. [RLM_SUB_BASE_URL]")
-    var subBaseURL: String?
-    @Option(help: "Provider of the sub model. [RLM_SUB_PROVIDER]")
-    var subProvider: String?
-    @Option(help: "Environment variable holding the sub model's API key; defaults to the root's key.")
-    var subApiKeyEnv: String?
-    @Option(help: "Context window of the sub model in tokens (sets how much text one sub-call may carry).")
-    var subWindow: Int?
+    @OptionGroup(title: "Models")
+    var models: ModelOptions
+    @OptionGroup(title: "Limits")
+    var limits: LimitOptions
 
-    @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: known models' windows, else 32K).")
-    var modelWindow: Int?
-
-    @Option(help: "Root-loop turns before a last 'answer now' turn (per RLM in the tree).")
-    var maxIterations = 30
-    @Option(help: "Sub-calls in flight at once, whole tree.")
-    var maxConcurrency = 16
-    @Option(help: "Levels of the tree that have a REPL; at the last one, rlm_query is a plain sub-call.")
-    var maxDepth = 1
-    @Option(help: "Sub-calls (llm_query prompts and child RLMs) in the whole tree.")
-    var maxSubcalls: Int?
-    @Option(help: "Input + output tokens of every model call in the whole tree.")
-    var maxTokens: Int?
-    @Option(help: "Cost in USD of the whole tree (needs a price for each model: built in for common ones, else [prices] in rlm.toml).")
-    var maxCost: Double?
-    @Option(help: "Wall time of the run in seconds.")
-    var timeout: Double?
-    @Option(help: "Consecutive failing code blocks (in one RLM) before it stops.")
-    var maxErrors: Int?
-    @Option(help: "Seconds one model request may take before it is retried.")
-    var requestTimeout: Double = 600
-    @Option(help: "Attempts per model request on rate limits, server errors and timeouts.")
-    var maxRetries = 5
     @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
     var stream = false
-    @Option(help: "Seconds one code block may run before it is interrupted.")
-    var cellTimeout: Double = 120
     @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
     var maxOutputChars = 20_000
     @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
@@ -94,26 +58,29 @@ struct Ask: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1.") }
-        guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1.") }
-        guard maxDepth >= 1 else { throw ValidationError("--max-depth must be at least 1.") }
-        if let maxSubcalls, maxSubcalls < 0 { throw ValidationError("--max-subcalls cannot be negative.") }
-        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1.") }
-        if let maxCost, maxCost <= 0 { throw ValidationError("--max-cost must be more than 0 USD.") }
-        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be more than 0 seconds.") }
-        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be at least 1.") }
-        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds.") }
-        guard maxRetries >= 1 else { throw ValidationError("--max-retries must be at least 1 (one attempt).") }
-        if let modelWindow, modelWindow < 1_024 { throw ValidationError("--model-window must be at least 1024 tokens.") }
-        guard cellTimeout > 0 else { throw ValidationError("--cell-timeout must be more than 0 seconds.") }
         guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
-        if let subWindow, subWindow < 256 { throw ValidationError("--sub-window must be at least 256 tokens.") }
         if let replMemoryMb, replMemoryMb < 64 { throw ValidationError("--repl-memory-mb must be at least 64.") }
         if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
     }
 
     func run() async throws {
+        let started = ContinuousClock.now
+        let gate = ReportGate()
+        var logURL: URL?
+        let report: RunReport
+        do {
+            report = RunReport(result: try await answer(logURL: &logURL, started: started, gate: gate))
+        } catch {
+            report = RunReport(error: error, logURL: logURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
+        }
+        if gate.claim() { report.emit(json: json) }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Resolves the configuration and runs the RLM; `logURL` is set as soon as it is known.
+    /// `gate` lets only one report reach stdout should a second Ctrl-C race the run's own ending.
+    func answer(logURL: inout URL?, started: ContinuousClock.Instant, gate: ReportGate) async throws -> RLMResult {
         let environment = ProcessInfo.processInfo.environment
         let input = try ContextArgument.load(context)
         defer { input.cleanUp() }
@@ -124,66 +91,55 @@ struct Ask: AsyncParsableCommand {
             return text
         }
 
-        let config = try ConfigFile.load(environment: environment)
-        var resolver = EndpointResolver(environment: environment, config: config)
-        let root = try await resolver.resolveRoot(provider: provider, baseURL: baseURL, model: model, apiKeyVariable: apiKeyEnv)
-        let sub = try resolver.resolveSub(root: root, provider: subProvider, baseURL: subBaseURL, model: subModel,
-                                          apiKeyVariable: subApiKeyEnv)
-        let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1, streaming: stream || (!quiet && isatty(STDERR_FILENO) == 1))
-        for notice in resolver.notices { progress.notice(notice, force: !quiet) }
+        // Before any network request: an untrusted project file that names an endpoint stops the run here.
+        let config = try ConfigSources.load(environment: environment)
+        let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
+        let interactive = !quiet && isatty(STDERR_FILENO) == 1
+        let progress = Progress(enabled: interactive, streaming: stream || interactive)
+        for notice in notices { progress.notice(notice, force: !quiet) }
 
-        let logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
-        let requestTimeout = Duration.milliseconds(Int64(self.requestTimeout * 1000))
-        let retry = RetryPolicy(maxAttempts: maxRetries)
+        logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
+        let resolved = limits.resolved(config: config)
         let rlm = RLM(
-            rootModel: root.makeModel(requestTimeout: requestTimeout, retry: retry),
-            subModel: sub?.makeModel(requestTimeout: requestTimeout, retry: retry),
-            limits: RLMLimits(maxIterations: maxIterations, maxConcurrency: maxConcurrency, maxDepth: maxDepth),
-            repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"],
-                                    cellTimeout: .milliseconds(Int64(cellTimeout * 1000)),
+            rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
+            subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
+            limits: resolved.limits,
+            repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
                                     maxOutputChars: maxOutputChars, sandbox: sandbox,
                                     resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds)),
-            subModelWindowTokens: subWindow,
+            subModelWindowTokens: models.subWindow,
             systemPrompt: systemPromptText,
             logURL: logURL,
-            budget: RLMBudget(maxSubCalls: maxSubcalls, maxTokens: maxTokens, maxCostUSD: maxCost,
-                              timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, maxConsecutiveErrors: maxErrors),
+            budget: resolved.budget,
             prices: PriceTable.builtIn.merging(config.prices),
-            rootModelWindowTokens: modelWindow,
+            rootModelWindowTokens: models.modelWindow,
             streamRootResponses: progress.streaming,
-            promptProfile: promptProfile)
+            promptProfile: promptProfile,
+            allowedModels: models.allowedModelNames(config: config))
         if promptProfile == nil && systemPromptText == nil && rlm.effectivePromptProfile != .standard {
             progress.notice("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).", force: !quiet)
         }
 
         let query = self.query
         let context = input.context
-        let maxIterations = self.maxIterations
+        let maxIterations = resolved.limits.maxIterations
         let run = Task {
             try await rlm.complete(query: query, context: context) { event in
                 progress.show(event, maxIterations: maxIterations)
             }
         }
         // Ctrl-C cancels the run (its sub-calls and REPL processes) and prints the partial answer; a second one quits.
-        let interrupts = InterruptHandler { run.cancel() }
+        let json = self.json
+        let quitLogURL = logURL
+        let interrupts = InterruptHandler(onInterrupt: { run.cancel() }, onQuit: {
+            let failure = CLIFailure(message: "interrupted twice: quit at once, without the partial answer.", exitCode: 130)
+            let report = RunReport(error: failure, logURL: quitLogURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
+            if json && gate.claim() { print(report.jsonText()) }
+        })
         defer { interrupts.stop() }
-        let result: RLMResult
-        do {
-            result = try await run.value
-        } catch {
-            throw Self.failure(for: error, logURL: logURL)
-        }
+        let result = try await run.value
         progress.finish()
-        if json {
-            print(try Self.jsonSummary(result))
-        } else {
-            print(result.answer)
-        }
-        if result.status != .answered {
-            let reason = result.stopReason == "cancelled" ? "cancelled" : "stopped by \(result.stopReason ?? "a limit")"
-            FileHandle.standardError.write(Data("rlm: \(reason) before the model submitted an answer; the text above is the best partial answer.\(logURL.map { " (trajectory log: \($0.path))" } ?? "")\n".utf8))
-            throw ExitCode(1)
-        }
+        return result
     }
 
     static func defaultLogPath(environment: [String: String]) -> String {
@@ -194,55 +150,11 @@ struct Ask: AsyncParsableCommand {
         let name = "\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(6).lowercased()).jsonl"
         return cache.appendingPathComponent("rlm/runs/\(name)").path
     }
+}
 
-    /// Maps engine errors to a message and SPEC.md's exit code.
-    static func failure(for error: any Error, logURL: URL?) -> CLIFailure {
-        let logNote = logURL.map { "\n(trajectory log: \($0.path))" } ?? ""
-        switch error {
-        case let failure as CLIFailure:
-            return failure
-        case let error as ModelError:
-            return CLIFailure(message: "\(error)\(logNote)", exitCode: error.isConfigurationProblem ? 2 : 1)
-        case is PythonNotFound, is SandboxUnavailable, is UnpricedModel, is ContextError:
-            return .configuration(String(describing: error))
-        case let error as REPLError:
-            if case .contextUnloadable = error { return .configuration(error.description + logNote) }
-            return .run(error.description + logNote)
-        case is CancellationError:
-            return .run("the run was cancelled.\(logNote)")
-        default:
-            return .run("the run failed: \(error)\(logNote)")
-        }
-    }
-
-    static func jsonSummary(_ result: RLMResult) throws -> String {
-        struct Summary: Encodable {
-            var answer: String
-            var status: String
-            var stop_reason: String?
-            var answer_source: String?
-            var usage: [String: ModelUsage]
-            var total_usage: TokenUsage
-            var cost_usd: Double?
-            var iterations: Int
-            var sub_calls: Int
-            var peak_concurrency: Int
-            var wall_seconds: Double
-            var log_path: String?
-            var context: ContextDescription?
-            var host_peak_rss_bytes: Int
-            var repl_peak_rss_bytes: Int
-        }
-        let summary = Summary(answer: result.answer, status: result.status.rawValue, stop_reason: result.stopReason,
-                              answer_source: result.answerSource, usage: result.usageByModel,
-                              total_usage: result.totalUsage, cost_usd: result.costUSD, iterations: result.iterations,
-                              sub_calls: result.subCalls, peak_concurrency: result.peakConcurrency,
-                              wall_seconds: result.wallSeconds, log_path: result.logPath, context: result.context,
-                              host_peak_rss_bytes: result.hostPeakRSSBytes, repl_peak_rss_bytes: result.replPeakRSSBytes)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(summary), as: UTF8.self)
-    }
+extension Duration {
+    /// The duration in seconds, with its fraction.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension SandboxLevel: ExpressibleByArgument {}

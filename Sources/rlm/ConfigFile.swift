@@ -1,130 +1,124 @@
 import Foundation
 import RLMKit
 
-/// Settings from `rlm.toml` (in the working directory) or `~/.config/rlm/config.toml`: the lowest layer under
-/// environment variables and flags.
+/// Settings from config files: the lowest layer under environment variables and flags.
 ///
 /// ```toml
 /// base_url = "http://127.0.0.1:8080/v1"
 /// model = "qwen3-8b"
 /// sub_model = "qwen3-1.7b"
+/// models = ["qwen3-0.6b"]  # further names llm_query(..., model=…) may use
+/// max_iterations = 20
 ///
 /// [prices."qwen3-8b"]      # USD per million tokens
 /// input = 0.05
 /// output = 0.20
 /// ```
 ///
-/// Only the TOML this needs is read: `[table]` headers (dotted, quoted keys allowed), `key = value` with
-/// strings, numbers and booleans, and comments. The one TOML package on this machine's mirror cannot be
-/// resolved (it depends on a package the mirror lacks), so this small reader stands in for it.
+/// Files combine in layers (see ``ConfigSources``): a setting in an upper file replaces the same setting
+/// in a lower one, and the others show through.
 struct ConfigFile {
-    /// Top-level keys, such as `model` or `base_url`.
+    /// Endpoint and model settings, such as `model` or `base_url`.
     var settings: [String: String] = [:]
+    var limits: [Limit: Double] = [:]
+    /// Further model names the model's code may ask for (`models = [...]`).
+    var models: [String]?
     var prices: [String: ModelPrice] = [:]
-    var path: String?
+    /// The file each setting, limit and `models` came from, for messages.
+    var sources: [String: String] = [:]
 
-    static let keys: Set<String> = ["provider", "base_url", "api_key_env", "model", "sub_model", "sub_base_url",
-                                    "sub_provider", "sub_api_key_env"]
+    /// Settings that decide where requests go and which environment variable's secret goes with them.
+    /// Only a file the user chose or trusted may set them.
+    static let endpointKeys = ["provider", "base_url", "api_key_env", "sub_provider", "sub_base_url", "sub_api_key_env"]
+    static let modelKeys = ["model", "sub_model"]
+    /// Settings no config file may hold, and why.
+    static let refusedKeys = [
+        "python": "a config file must not choose the program rlm runs; use --python or RLM_PYTHON",
+        "sandbox": "a config file must not weaken the REPL's isolation; use --sandbox",
+    ]
 
-    /// The first config file that exists, parsed; an empty configuration when there is none.
-    static func load(environment: [String: String]) throws -> ConfigFile {
-        var candidates = ["rlm.toml"]
-        if let explicit = environment["RLM_CONFIG"] { candidates.insert(explicit, at: 0) }
-        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
-        candidates.append(environment["XDG_CONFIG_HOME"].map { "\($0)/rlm/config.toml" } ?? "\(home)/.config/rlm/config.toml")
-        for path in candidates where FileManager.default.fileExists(atPath: path) {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CLIFailure.configuration("the config file \(path) cannot be read. Check its permissions.")
-            }
-            var config = try parse(text, path: path)
-            config.path = path
-            return config
-        }
-        return ConfigFile()
+    /// The endpoint settings this file sets, in a stable order.
+    var endpointKeysSet: [String] { Self.endpointKeys.filter { settings[$0] != nil } }
+
+    /// This file's settings over `lower`'s: each setting, limit, price and `models` list here wins.
+    func layered(over lower: ConfigFile) -> ConfigFile {
+        var merged = lower
+        merged.settings.merge(settings) { _, upper in upper }
+        merged.limits.merge(limits) { _, upper in upper }
+        merged.prices.merge(prices) { _, upper in upper }
+        merged.sources.merge(sources) { _, upper in upper }
+        if let models { merged.models = models }
+        return merged
+    }
+
+    /// Where a setting came from, for a message: `base_url in /home/me/.config/rlm/config.toml`.
+    func origin(of key: String) -> String {
+        sources[key].map { "\(key) in \($0)" } ?? key
     }
 
     static func parse(_ text: String, path: String) throws -> ConfigFile {
         var config = ConfigFile()
-        var table: [String] = []
-        var pendingPrices: [String: (input: Double?, output: Double?)] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
+        var pendingPrices: [String: (input: Double?, output: Double?, line: Int)] = [:]
+        var firstLines: [[String]: Int] = [:]
+        for entry in try TOMLSubset.entries(in: text, path: path) {
             func fail(_ message: String) -> CLIFailure {
-                .configuration("\(path):\(number + 1): \(message). Fix the config file (see README: Configuration).")
+                .configuration("\(path):\(entry.line): \(message). Fix the config file (see README: Configuration file).")
             }
-            if line.hasPrefix("[") {
-                guard line.hasSuffix("]"), !line.hasPrefix("[[") else { throw fail("a table header must look like [name]") }
-                table = try splitKey(String(line.dropFirst().dropLast()), fail: fail)
-                continue
+            let key = entry.key
+            // A second value would silently replace the first: say so instead.
+            if let first = firstLines[key] {
+                throw fail("\(key.joined(separator: ".")) is set twice (first on line \(first))")
             }
-            guard let equals = line.firstIndex(of: "=") else { throw fail("expected key = value") }
-            let key = try splitKey(String(line[..<equals]), fail: fail)
-            let value = try parseValue(String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces), fail: fail)
-            let full = table + key
-            if full.count == 1, keys.contains(full[0]) {
-                config.settings[full[0]] = value
-            } else if full.count == 3, full[0] == "prices", ["input", "output"].contains(full[2]) {
-                guard let number = Double(value), number >= 0 else { throw fail("prices must be non-negative numbers (USD per million tokens)") }
-                if full[2] == "input" { pendingPrices[full[1], default: (nil, nil)].input = number }
-                else { pendingPrices[full[1], default: (nil, nil)].output = number }
+            firstLines[key] = entry.line
+            if key.count == 1, let reason = refusedKeys[key[0]] {
+                throw fail("'\(key[0])' cannot be set in a config file: \(reason)")
+            } else if key.count == 1, endpointKeys.contains(key[0]) || modelKeys.contains(key[0]) {
+                guard case .string(let text) = entry.value else { throw fail("\(key[0]) must be a quoted string, not \(entry.value.kindName)") }
+                config.settings[key[0]] = text
+                config.sources[key[0]] = path
+            } else if key.count == 1, let limit = Limit(rawValue: key[0]) {
+                config.limits[limit] = try limitValue(entry.value, limit: limit, fail: fail)
+                config.sources[key[0]] = path
+            } else if key == ["models"] {
+                guard case .array(let items) = entry.value else { throw fail("models must be an array of model names, like models = [\"name\"]") }
+                config.models = try items.map { item in
+                    guard case .string(let name) = item, !name.isEmpty else { throw fail("models must hold model names as quoted strings") }
+                    return name
+                }
+                config.sources["models"] = path
+            } else if key.count == 3, key[0] == "prices", ["input", "output"].contains(key[2]) {
+                guard case .number(let raw) = entry.value, let number = Double(raw), number.isFinite, number >= 0 else {
+                    throw fail("prices must be non-negative numbers (USD per million tokens)")
+                }
+                if key[2] == "input" { pendingPrices[key[1], default: (nil, nil, entry.line)].input = number }
+                else { pendingPrices[key[1], default: (nil, nil, entry.line)].output = number }
             } else {
-                throw fail("unknown setting '\(full.joined(separator: "."))' (known: \(keys.sorted().joined(separator: ", ")), [prices.\"model\"] input/output)")
+                throw fail("unknown setting '\(key.joined(separator: "."))' (known: \(knownKeys), and [prices.\"model\"] input/output)")
             }
         }
         for (model, price) in pendingPrices {
             guard let input = price.input, let output = price.output else {
-                throw CLIFailure.configuration("\(path): [prices.\"\(model)\"] needs both input and output (USD per million tokens).")
+                throw CLIFailure.configuration("\(path):\(price.line): [prices.\"\(model)\"] needs both input and output (USD per million tokens).")
             }
             config.prices[model] = ModelPrice(inputPerMillion: input, outputPerMillion: output)
         }
         return config
     }
 
-    private static func stripComment(_ line: String) -> String {
-        var quote: Character?
-        for (offset, character) in line.enumerated() {
-            if let open = quote {
-                if character == open { quote = nil }
-            } else if character == "\"" || character == "'" {
-                quote = character
-            } else if character == "#" {
-                return String(line.prefix(offset))
-            }
-        }
-        return line
+    private static var knownKeys: String {
+        (endpointKeys + modelKeys + ["models"] + Limit.allCases.map(\.rawValue)).sorted().joined(separator: ", ")
     }
 
-    private static func splitKey(_ key: String, fail: (String) -> CLIFailure) throws -> [String] {
-        var parts: [String] = []
-        var current = ""
-        var quote: Character?
-        for character in key.trimmingCharacters(in: .whitespaces) {
-            if let open = quote {
-                if character == open { quote = nil } else { current.append(character) }
-            } else if character == "\"" || character == "'" {
-                quote = character
-            } else if character == "." {
-                parts.append(current.trimmingCharacters(in: .whitespaces))
-                current = ""
-            } else {
-                current.append(character)
-            }
+    private static func limitValue(_ value: TOMLSubset.Value, limit: Limit, fail: (String) -> CLIFailure) throws -> Double {
+        guard case .number(let raw) = value, let number = Double(raw) else {
+            throw fail("\(limit.rawValue) must be a number, not \(value.kindName)")
         }
-        guard quote == nil else { throw fail("unterminated quote in a key") }
-        parts.append(current.trimmingCharacters(in: .whitespaces))
-        guard !parts.contains(where: \.isEmpty) else { throw fail("empty key") }
-        return parts
-    }
-
-    private static func parseValue(_ raw: String, fail: (String) -> CLIFailure) throws -> String {
-        for quote in ["\"", "'"] where raw.hasPrefix(quote) {
-            guard raw.count >= 2, raw.hasSuffix(quote) else { throw fail("unterminated string") }
-            return String(raw.dropFirst().dropLast())
+        if limit.isWholeNumber && Int(raw) == nil {
+            throw fail("\(limit.rawValue) must be a whole number")
         }
-        if raw == "true" || raw == "false" || Double(raw.replacingOccurrences(of: "_", with: "")) != nil {
-            return raw.replacingOccurrences(of: "_", with: "")
+        if let problem = limit.problem(with: number, setting: limit.rawValue) {
+            throw fail(String(problem.dropLast()))
         }
-        throw fail("values must be quoted strings, numbers or booleans")
+        return number
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import RLMKit
 
-/// A failure the user must act on, with the exit code SPEC.md gives it.
+/// A failure the user must act on, with its exit code: 2 for a usage or configuration problem, 1 for a failed run.
 struct CLIFailure: Error, CustomStringConvertible {
     var message: String
     var exitCode: Int32
@@ -117,7 +117,10 @@ struct EndpointResolver {
     func apiKey(fromVariable flagVariable: String?, provider: Provider, configKey: String = "api_key_env") throws -> String? {
         if let variable = flagVariable ?? config.settings[configKey] {
             guard let key = environment[variable], !key.isEmpty else {
-                throw CLIFailure.configuration("--api-key-env names \(variable), but that environment variable is not set. Export it, or drop --api-key-env for a server without a key.")
+                let flag = configKey == "api_key_env" ? "--api-key-env" : "--sub-api-key-env"
+                let origin = flagVariable != nil ? flag : config.origin(of: configKey)
+                let drop = flagVariable != nil ? "drop \(flag)" : "remove \(configKey) from \(config.sources[configKey] ?? "the config file")"
+                throw CLIFailure.configuration("\(origin) names \(variable), but that environment variable is not set. Export it, or \(drop) for a server without a key.")
             }
             return key
         }

@@ -9,7 +9,8 @@ import Glibc
 final class InterruptHandler {
     private let source: any DispatchSourceSignal
 
-    init(onInterrupt: @escaping @Sendable () -> Void) {
+    /// `onQuit` runs just before a second SIGINT ends the process (exit code 130).
+    init(onInterrupt: @escaping @Sendable () -> Void, onQuit: (@Sendable () -> Void)? = nil) {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         let count = AtomicCounter()
@@ -18,6 +19,7 @@ final class InterruptHandler {
                 FileHandle.standardError.write(Data("\nrlm: interrupted; stopping sub-calls and the REPL (Ctrl-C again to quit at once)\n".utf8))
                 onInterrupt()
             } else {
+                onQuit?()
                 exit(130)
             }
         }
@@ -25,9 +27,11 @@ final class InterruptHandler {
         self.source = source
     }
 
+    /// Called when the run is over and only its report is left to print: a late SIGINT is ignored from here
+    /// on, so it cannot cut that report short.
     func stop() {
         source.cancel()
-        signal(SIGINT, SIG_DFL)
+        signal(SIGINT, SIG_IGN)
     }
 }
 

@@ -9,20 +9,26 @@ struct RLMCommand: AsyncParsableCommand {
         commandName: "rlm",
         abstract: "Recursive Language Models: answer a question about an input of any size.",
         version: RLMKitVersion.string,
-        subcommands: [Ask.self]
+        subcommands: [Ask.self, Trust.self]
     )
 
-    /// Parses and runs, with SPEC.md's exit codes: 0 answered, 1 run failed, 2 usage or configuration error.
+    /// Parses and runs. Exit codes: 0 answered, 1 run failed, 2 usage or configuration error.
+    /// `rlm ask --json` reports a usage error as a JSON object on stdout too, so scripts see one on every exit.
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
         } catch let failure as CLIFailure {
-            FileHandle.standardError.write(Data("rlm: \(failure.message)\n".utf8))
+            if wantsJSON(arguments) {
+                RunReport(error: failure, logURL: nil, wallSeconds: 0).emit(json: true)
+            } else {
+                FileHandle.standardError.write(Data("rlm: \(failure.message)\n".utf8))
+            }
             Foundation.exit(failure.exitCode)
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
@@ -33,8 +39,18 @@ struct RLMCommand: AsyncParsableCommand {
                 print(message)
                 Foundation.exit(0)
             }
+            if wantsJSON(arguments) {
+                let usage = CLIFailure.configuration(Self.message(for: error))
+                print(RunReport(error: usage, logURL: nil, wallSeconds: 0).jsonText())
+            }
             FileHandle.standardError.write(Data("\(message)\n".utf8))
             Foundation.exit(2)
         }
+    }
+
+    /// True for `rlm ask … --json …` (before a `--` that ends the options).
+    static func wantsJSON(_ arguments: [String]) -> Bool {
+        let options = arguments.prefix { $0 != "--" }
+        return options.first == "ask" && options.contains("--json")
     }
 }

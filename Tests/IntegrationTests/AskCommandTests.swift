@@ -144,7 +144,7 @@ import Testing
     }
 }
 
-/// Every failure names its cause and its fix, with the exit code the CLI documents (0 answered, 1 run failed, 2 usage or configuration).
+/// Every failure names its cause and its fix, with its exit code (1 run failed, 2 usage or configuration error).
 @Suite(.serialized) struct AskErrorTests {
     @Test func missingModelNameIsAConfigurationError() async throws {
         let server = try await ModelSimulator.start(models: ["model-a", "model-b"]) { _ in SimulatedReply(text: "") }

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// Bad input from the user or the model never crashes or hangs `rlm`: each case ends with a message that
-/// says what happened, the documented exit code, and a complete trajectory log.
+/// says what happened, the right exit code, and a complete trajectory log.
 @Suite(.serialized) struct BadInputTests {
     struct Outcome {
         var run: CLI.Run

@@ -26,11 +26,14 @@ enum CLI {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/rlm").path
     }
 
-    /// The environment of a clean shell: no key, no endpoint, unless the test adds them.
+    /// The environment of a clean shell: no key, no endpoint, no user config file, unless the test adds them.
     static func environment(_ extra: [String: String]) -> [Environment.Key: String] {
         let inherited = ProcessInfo.processInfo.environment
+        let temporary = FileManager.default.temporaryDirectory
         var values: [String: String] = ["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/tmp",
-                                        "XDG_CACHE_HOME": FileManager.default.temporaryDirectory.appendingPathComponent("rlm-test-cache").path]
+                                        "XDG_CACHE_HOME": temporary.appendingPathComponent("rlm-test-cache").path,
+                                        // A folder that does not exist: the developer's own config and trust list stay out.
+                                        "XDG_CONFIG_HOME": temporary.appendingPathComponent("rlm-test-no-config").path]
         for (key, value) in extra { values[key] = value }
         var result: [Environment.Key: String] = [:]
         for (key, value) in values { if let key = Environment.Key(rawValue: key) { result[key] = value } }
@@ -54,9 +57,12 @@ enum CLI {
         }
     }
 
-    static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) async throws -> Run {
+    /// Runs `rlm` to its end; `workingDirectory` nil keeps the test's own.
+    static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
+                    workingDirectory: String? = nil) async throws -> Run {
         let result = try await Subprocess.run(
             .path(FilePath(binary)), arguments: Arguments(arguments), environment: .custom(environment(extra)),
+            workingDirectory: workingDirectory.map { FilePath($0) },
             input: .string(stdin ?? ""), output: .string(limit: 64 << 20), error: .string(limit: 16 << 20))
         let code: Int32
         switch result.terminationStatus {
