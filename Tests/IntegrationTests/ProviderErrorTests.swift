@@ -98,6 +98,21 @@ import Testing
         #expect(openAIError.description.contains("upstream model crashed"))
     }
 
+    @Test func anOpenAIStyleErrorChunkInAStreamIsTheServersError() async throws {
+        let server = try await ModelSimulator.start { _ in
+            .rawStream([
+                #"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"par"}}]}"#,
+                #"data: {"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#,
+            ])
+        }
+        defer { Task { await server.shutdown() } }
+        let error = try #require(await modelError { try await openAI(server).complete(request) { _ in } })
+        #expect(error.isContextOverflow)
+        #expect(error.serverCode == "exceed_context_size_error")
+        #expect(error.description.contains("the request exceeds the available context size"))
+        #expect(error.description.contains("OpenAI-compatible"))
+    }
+
     // MARK: Context overflow, as each server words it
 
     static let overflowBodies: [(server: String, status: Int, body: String)] = [

@@ -104,6 +104,18 @@ import Testing
         #expect(echoed.description.contains("[redacted]"))
     }
 
+    @Test func aProxysPlaceholderCodesAreNotKept() {
+        // LiteLLM fills OpenAI's envelope with the status and "None".
+        let proxied = error(400, #"{"error":{"message":"litellm.BadRequestError: prompt is too long: 210000 tokens > 200000 maximum","type":"None","param":"None","code":"400"}}"#,
+                            provider: .anthropic)
+        #expect(proxied.serverCode == nil)
+        #expect(proxied.isContextOverflow)
+        #expect(!proxied.description.contains("None"))
+        let unknownModel = error(400, #"{"error":{"message":"/chat/completions: Invalid model name passed in model=claude-opus-4-6. Call `/v1/models` to view available models for your key.","type":"None","param":"None","code":"400"}}"#)
+        if case .modelNotFound = unknownModel {} else { Issue.record("LiteLLM's unknown model: \(unknownModel)") }
+        #expect(unknownModel.isConfigurationProblem)
+    }
+
     @Test func frameworkBodiesAndPlainTextKeepTheirText() {
         #expect(error(422, #"{"detail":"field required: messages"}"#).description.contains("field required: messages"))
         #expect(error(502, "Bad Gateway").description.contains("Bad Gateway"))

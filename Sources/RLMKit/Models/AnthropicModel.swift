@@ -130,7 +130,7 @@ public struct AnthropicModel: LanguageModel {
             let data = Data(sse.data.utf8)
             guard let event = try? JSONDecoder().decode(Event.self, from: data) else {
                 if ServerErrorReply.parse(data) != nil { throw error(status: 200, body: data) }
-                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed event is not JSON: \(sse.data.prefix(120))",
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed event is not JSON: \(String(sse.data.prefix(120)).redacting(apiKey))",
                                                    provider: .anthropic)
             }
             switch event.type {

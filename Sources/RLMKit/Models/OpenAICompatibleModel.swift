@@ -103,7 +103,7 @@ public struct OpenAICompatibleModel: LanguageModel {
                                             provider: .openAICompatible)
             }
             guard let chunk = try? JSONDecoder().decode(Chunk.self, from: data) else {
-                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed chunk is not JSON: \(event.data.prefix(120))",
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed chunk is not JSON: \(String(event.data.prefix(120)).redacting(apiKey))",
                                                    provider: .openAICompatible)
             }
             if let model = chunk.model { served = model }

@@ -15,19 +15,26 @@ struct ServerErrorReply: Sendable, Equatable {
     static func parse(_ body: Data) -> ServerErrorReply? {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
         if let inner = object["error"] as? [String: Any] {
-            let type = inner["type"] as? String
+            let type = meaningful(inner["type"])
             let message = inner["message"] as? String ?? type ?? String(decoding: body.prefix(300), as: UTF8.self)
-            return ServerErrorReply(message: message, code: inner["code"] as? String ?? type, type: type)
+            return ServerErrorReply(message: message, code: meaningful(inner["code"]) ?? type, type: type)
         }
         if let message = object["error"] as? String {
             return ServerErrorReply(message: message, code: nil, type: nil)
         }
         if object["object"] as? String == "error" || object["type"] as? String == "error",
            let message = object["message"] as? String {
-            let type = object["type"] as? String == "error" ? nil : object["type"] as? String
-            return ServerErrorReply(message: message, code: object["code"] as? String ?? type, type: type)
+            let type = object["type"] as? String == "error" ? nil : meaningful(object["type"])
+            return ServerErrorReply(message: message, code: meaningful(object["code"]) ?? type, type: type)
         }
         return nil
+    }
+
+    /// A code or type worth keeping: a word, not a repeated status ("400") or a proxy's "None".
+    private static func meaningful(_ value: Any?) -> String? {
+        guard let text = value as? String, !text.isEmpty, text != "None", text != "null",
+              !text.allSatisfy(\.isNumber) else { return nil }
+        return text
     }
 
     /// What a failure body says: its error message, a framework's `message`/`detail`, or the start of its text.
@@ -53,7 +60,8 @@ extension ModelError {
         let lowered = detail.lowercased()
         // Several servers answer an unknown model with 400 (or a 404 that is about the model, not the route).
         let aboutUnknownModel = code == "model_not_found" || lowered.contains("model")
-            && (lowered.contains("not found") || lowered.contains("does not exist") || lowered.contains("unknown"))
+            && (lowered.contains("not found") || lowered.contains("does not exist") || lowered.contains("unknown")
+                || lowered.contains("invalid model name"))  // LiteLLM
         switch status {
         case 401, 403:
             return .unauthorized(endpoint: endpoint, status: status, detail: detail, provider: provider)
