@@ -170,7 +170,12 @@ public final class ModelSimulator: Sendable {
         counters.withLock { $0.inFlight -= 1 }
         if let raw = reply.rawBody { return (reply.status, raw, reply.headers, reply.rawBodyIsStream) }
         if reply.status != 200 {
-            return (reply.status, json(["error": ["message": reply.errorMessage ?? "error", "type": "simulated"]]), reply.headers, false)
+            let message = reply.errorMessage ?? "error"
+            guard isAnthropic else {
+                return (reply.status, json(["error": ["message": message, "type": "simulated"]]), reply.headers, false)
+            }
+            let type = anthropicErrorTypes[reply.status] ?? (reply.status >= 500 ? "api_error" : "invalid_request_error")
+            return (reply.status, json(["type": "error", "error": ["type": type, "message": message]]), reply.headers, false)
         }
         let promptTokens = reply.promptTokens ?? wire.messages.reduce(0) { $0 + $1.content.count / 4 }
         let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
@@ -193,6 +198,11 @@ public final class ModelSimulator: Sendable {
         }
         return (200, json(completion), reply.headers, false)
     }
+
+    /// The error types of Anthropic's API by HTTP status, as its error documentation lists them.
+    private static let anthropicErrorTypes = [400: "invalid_request_error", 401: "authentication_error",
+                                              403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                                              429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"]
 
     /// The reply cut into a few pieces, as a streaming server would send it.
     private static func pieces(of text: String) -> [String] {

@@ -48,6 +48,25 @@ import Testing
         #expect(!unreachable.description.contains("OpenAI"))
     }
 
+    @Test func anthropicFailureStatusesKeepTheirTypeAndText() async throws {
+        let server = try await ModelSimulator.start { request in
+            request.lastUserText == "busy" ? .failure(status: 529, message: "Overloaded")
+                                           : .failure(status: 401, message: "invalid x-api-key")
+        }
+        defer { Task { await server.shutdown() } }
+        let refused = try #require(await modelError { try await anthropic(server).complete(request) })
+        guard case .unauthorized = refused else {
+            Issue.record("expected unauthorized, got \(refused)")
+            return
+        }
+        #expect(refused.description.contains("invalid x-api-key"))
+        #expect(refused.description.contains("ANTHROPIC_API_KEY"))
+        #expect(refused.isConfigurationProblem)
+        let busy = try #require(await modelError { try await anthropic(server).complete(ModelRequest(messages: [.user("busy")])) })
+        #expect(busy.serverCode == "overloaded_error")
+        #expect(busy.description.contains("HTTP 529, overloaded_error: Overloaded"))
+    }
+
     @Test func openAIErrorsNameTheOpenAICompatibleAPI() async throws {
         let server = try await ModelSimulator.start { _ in .raw("<html>proxy login page</html>") }
         defer { Task { await server.shutdown() } }
