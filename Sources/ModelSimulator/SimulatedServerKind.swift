@@ -11,8 +11,9 @@ public enum SimulatedServerKind: Sendable, Equatable {
     case llamaCpp(totalContext: Int, slots: Int)
     /// Ollama. `numCtx` is the `num_ctx` line of the model's parameters (nil when its Modelfile sets none);
     /// `loadedContext` is what `GET /api/ps` reports for the loaded model (nil when it is not loaded);
-    /// `trainedContext` is `model_info["<arch>.context_length"]`, the model's maximum.
-    case ollama(numCtx: Int?, loadedContext: Int?, trainedContext: Int)
+    /// `trainedContext` is `model_info["<arch>.context_length"]`, the model's maximum; `version` is what
+    /// `GET /api/version` reports.
+    case ollama(numCtx: Int?, loadedContext: Int?, trainedContext: Int, version: String = "0.12.6")
     /// vLLM started with `--max-model-len maxModelLen`.
     case vllm(maxModelLen: Int)
     /// LM Studio; `loadedContext` is nil while the model is not loaded.
@@ -38,7 +39,9 @@ public enum SimulatedServerKind: Sendable, Equatable {
                 "build_info": "b0-simulated",
                 "is_sleeping": false,
             ] as [String: Any])
-        case .ollama(let numCtx, _, let trained) where method == "POST" && path == "/api/show":
+        case .ollama(_, _, _, let version) where method == "GET" && path == "/api/version":
+            return (200, ["version": version])
+        case .ollama(let numCtx, _, let trained, _) where method == "POST" && path == "/api/show":
             let requested = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["model"] as? String ?? ""
             guard models.contains(where: { Self.ollamaNamesMatch($0, requested) }) else {
                 return (404, ["error": "model '\(requested)' not found"])
@@ -55,7 +58,7 @@ public enum SimulatedServerKind: Sendable, Equatable {
                                "qwen3.context_length": trained, "qwen3.embedding_length": 4096],
                 "capabilities": ["completion", "tools", "thinking"],
             ] as [String: Any])
-        case .ollama(_, let loaded, _) where method == "GET" && path == "/api/ps":
+        case .ollama(_, let loaded, _, _) where method == "GET" && path == "/api/ps":
             guard let loaded, let name = models.first else { return (200, ["models": [Any]()]) }
             let tagged = name.contains(":") ? name : name + ":latest"
             return (200, ["models": [[

@@ -46,6 +46,12 @@ import Testing
         #expect(window?.source.contains("default") == true)
     }
 
+    @Test func ollamaBefore067DefaultsTo2048() async throws {
+        let (window, log) = try await discover(.ollama(numCtx: nil, loadedContext: nil, trainedContext: 8192, version: "0.5.7"))
+        #expect(window?.tokens == 2048)
+        #expect(log.contains { $0.path == "/api/version" })
+    }
+
     @Test func ollamaMatchesAnUntaggedName() async throws {
         let (window, _) = try await discover(.ollama(numCtx: nil, loadedContext: 12288, trainedContext: 40960), model: "qwen3")
         #expect(window?.tokens == 12288)

@@ -39,6 +39,15 @@ import Testing
         #expect(ContextWindowProbe.ollamaSettings(show: data(#"{"error":"not found"}"#)) == nil)
     }
 
+    @Test func ollamasDefaultWindowFollowsItsVersion() {
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: "0.5.7") == 2048)
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: "0.6.6") == 2048)
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: "0.6.7") == 4096)
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: "0.15.6-rc1") == 4096)
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: "1.0") == 4096)
+        #expect(ContextWindowProbe.ollamaDefaultWindow(version: nil) == 2048)
+    }
+
     @Test func ollamaPsMatchesTaggedAndUntaggedNames() {
         let ps = data(#"{"models":[{"name":"gemma3:latest","model":"gemma3:latest","size":1,"context_length":2048},{"name":"qwen3:8b","model":"qwen3:8b","size":1,"size_vram":1,"context_length":8192}]}"#)
         #expect(ContextWindowProbe.ollamaLoadedWindow(ps: ps, model: "qwen3:8b") == 8192)

@@ -9,9 +9,15 @@ import NIOHTTP1
 /// one counts as "the server does not say". Only the configured server's host is asked, with its own key.
 enum ContextWindowProbe {
     static let timeout: Duration = .seconds(2)
-    /// Ollama's context length when neither the model nor the loaded runner says: its documented default for
-    /// machines under 24 GiB of VRAM (larger GPUs get more, so this may understate, never overstate).
-    static let ollamaDefaultWindow = 4096
+    /// Ollama's context length when neither the model nor the loaded runner says: 2048 before Ollama 0.6.7, 4096
+    /// since (from 0.15.5 that is the default under 24 GiB of VRAM; larger GPUs get more, so this may understate,
+    /// never overstate; a server whose version is unknown gets the smaller figure).
+    static func ollamaDefaultWindow(version: String?) -> Int {
+        let parts = (version ?? "").split(separator: ".").map { Int($0.prefix { $0.isNumber }) ?? 0 }
+        guard parts.count >= 2 else { return 2048 }
+        let padded = parts + [0, 0]
+        return (padded[0], padded[1], padded[2]) >= (0, 6, 7) ? 4096 : 2048
+    }
 
     /// Probes the server behind `baseURL` for `model`'s window; nil when no probe gets an answer.
     static func discover(baseURL: String, model: String, apiKey: String?) async -> DiscoveredContextWindow? {
@@ -27,6 +33,7 @@ enum ContextWindowProbe {
         async let props = fetch(rootURL + "/props", apiKey: apiKey, endpoint: baseURL)
         async let running = fetch(rootURL + "/api/ps", apiKey: apiKey, endpoint: baseURL)
         async let show = fetch(rootURL + "/api/show", method: .POST, body: showBody, apiKey: apiKey, endpoint: baseURL)
+        async let ollamaVersion = fetch(rootURL + "/api/version", apiKey: apiKey, endpoint: baseURL)
         async let lmStudio = fetch(rootURL + "/api/v0/models/" + escapedModel, apiKey: apiKey, endpoint: baseURL)
         async let models = fetch(baseURL + "/models", apiKey: apiKey, endpoint: baseURL)
 
@@ -38,10 +45,11 @@ enum ContextWindowProbe {
             if let tokens = settings.numCtx {
                 return DiscoveredContextWindow(tokens: tokens, source: "Ollama POST /api/show num_ctx")
             }
+            let version = await ollamaVersion.flatMap { object($0)?["version"] as? String }
             return DiscoveredContextWindow(
-                tokens: ollamaDefaultWindow,
-                source: "Ollama's default context length (the model sets no num_ctx and is not loaded yet; "
-                    + "OLLAMA_CONTEXT_LENGTH on the server may give it more)")
+                tokens: ollamaDefaultWindow(version: version),
+                source: "Ollama \(version ?? "(version unknown)")'s default context length (the model sets no num_ctx "
+                    + "and is not loaded yet; OLLAMA_CONTEXT_LENGTH on the server may give it more)")
         }
         if let data = await lmStudio, let window = lmStudioWindow(model: data) { return window }
         if let data = await models, let tokens = vllmWindow(models: data, model: model) {
@@ -120,9 +128,15 @@ enum ContextWindowProbe {
         return tokens
     }
 
+    /// What Ollama's `/api/show` says about the window.
+    struct OllamaShow: Equatable {
+        /// The `num_ctx` line of `parameters`; nil when the Modelfile sets none.
+        var numCtx: Int?
+    }
+
     /// Ollama's `/api/show`: nil when the body is not one; else the `num_ctx` line of `parameters`, if set.
     /// (`model_info["<arch>.context_length"]` is the trained maximum, not what Ollama runs the model with.)
-    static func ollamaSettings(show data: Data) -> (numCtx: Int?, Void)? {
+    static func ollamaSettings(show data: Data) -> OllamaShow? {
         guard let show = object(data), show["model_info"] != nil || show["details"] != nil || show["parameters"] != nil
         else { return nil }
         let lines = (show["parameters"] as? String ?? "").split(separator: "\n")
@@ -131,7 +145,7 @@ enum ContextWindowProbe {
             guard fields.count == 2, fields[0] == "num_ctx", let value = Int(fields[1]), value > 0 else { return nil }
             return value
         }.first
-        return (numCtx, ())
+        return OllamaShow(numCtx: numCtx)
     }
 
     /// LM Studio's `/api/v0/models/{model}`: the loaded instance's window, else the model's maximum.
