@@ -4,68 +4,6 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A chat request as the simulator received it.
-public struct SimulatedRequest: Sendable {
-    public struct Message: Sendable, Decodable {
-        public var role: String
-        public var content: String
-    }
-    public var model: String
-    public var messages: [Message]
-    public var authorization: String?
-    /// The request came in on the Anthropic Messages route (`/v1/messages`).
-    public var isAnthropic: Bool
-    /// The client asked for a streamed reply.
-    public var stream: Bool
-
-    /// The text of the last user message.
-    public var lastUserText: String { messages.last { $0.role == "user" }?.content ?? "" }
-    public var systemText: String { messages.first { $0.role == "system" }?.content ?? "" }
-    /// Replies the model already gave in this conversation.
-    public var assistantTurns: Int { messages.filter { $0.role == "assistant" }.count }
-}
-
-/// What the simulator answers.
-public struct SimulatedReply: Sendable {
-    public var text: String
-    public var finishReason: String
-    public var promptTokens: Int?
-    public var completionTokens: Int?
-    /// Non-200 answers carry `errorMessage` in an OpenAI-style error body.
-    public var status: Int
-    public var errorMessage: String?
-    /// Sent as the body verbatim instead of a chat completion (for malformed-reply tests).
-    public var rawBody: String?
-    /// Simulated latency before the reply is sent.
-    public var delay: Duration
-    /// Extra response headers (e.g. `Retry-After`).
-    public var headers: [(String, String)] = []
-
-    public init(text: String, finishReason: String = "stop", promptTokens: Int? = nil, completionTokens: Int? = nil,
-                delay: Duration = .zero) {
-        self.text = text
-        self.finishReason = finishReason
-        self.promptTokens = promptTokens
-        self.completionTokens = completionTokens
-        self.status = 200
-        self.delay = delay
-    }
-
-    public static func failure(status: Int, message: String, headers: [(String, String)] = []) -> SimulatedReply {
-        var reply = SimulatedReply(text: "")
-        reply.status = status
-        reply.errorMessage = message
-        reply.headers = headers
-        return reply
-    }
-
-    public static func raw(_ body: String) -> SimulatedReply {
-        var reply = SimulatedReply(text: "")
-        reply.rawBody = body
-        return reply
-    }
-}
-
 /// A local server speaking the OpenAI Chat Completions wire protocol on 127.0.0.1, whose replies come from
 /// a closure. Tests and benchmarks use it to drive the real client, REPL and CLI without any network.
 public final class ModelSimulator: Sendable {
@@ -88,6 +26,7 @@ public final class ModelSimulator: Sendable {
         var peakInFlight = 0
         var requests = 0
         var firstRequestAt: ContinuousClock.Instant?
+        var log: [LoggedRequest] = []
     }
 
     /// Chat requests received so far.
@@ -97,10 +36,15 @@ public final class ModelSimulator: Sendable {
     /// When the first chat request arrived.
     public var firstRequestAt: ContinuousClock.Instant? { counters.withLock { $0.firstRequestAt } }
 
+    /// Every request received so far, chat or not, in order of arrival.
+    public var requestLog: [LoggedRequest] { counters.withLock { $0.log } }
+
     public func resetCounters() { counters.withLock { $0 = Counters() } }
 
-    /// Starts listening on 127.0.0.1 at an ephemeral port. `models` is what `GET /v1/models` lists.
-    public static func start(models: [String] = ["simulated-model"], handler: @escaping Handler) async throws -> ModelSimulator {
+    /// Starts listening on 127.0.0.1 at an ephemeral port. `models` is what `GET /v1/models` lists; `kind` says
+    /// which real server's context-window routes it answers too.
+    public static func start(models: [String] = ["simulated-model"], kind: SimulatedServerKind = .plain,
+                             handler: @escaping Handler) async throws -> ModelSimulator {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,11 +55,11 @@ public final class ModelSimulator: Sendable {
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }
             }
-        return ModelSimulator(server: server, models: models, handler: handler)
+        return ModelSimulator(server: server, models: models, kind: kind, handler: handler)
     }
 
     private init(server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
-                 models: [String], handler: @escaping Handler) {
+                 models: [String], kind: SimulatedServerKind, handler: @escaping Handler) {
         let port = server.channel.localAddress?.port ?? 0
         self.port = port
         self.baseURL = "http://127.0.0.1:\(port)/v1"
@@ -126,7 +70,7 @@ public final class ModelSimulator: Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
                         group.addTask {
-                            try? await Self.serve(connection, models: models, handler: handler, counters: counters)
+                            try? await Self.serve(connection, models: models, kind: kind, handler: handler, counters: counters)
                         }
                     }
                 }
@@ -142,7 +86,8 @@ public final class ModelSimulator: Sendable {
     }
 
     private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-                              models: [String], handler: Handler, counters: CounterBox) async throws {
+                              models: [String], kind: SimulatedServerKind, handler: Handler,
+                              counters: CounterBox) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body = ByteBuffer()
@@ -155,7 +100,7 @@ public final class ModelSimulator: Sendable {
                     body.writeBuffer(&chunk)
                 case .end:
                     guard let requestHead = head else { continue }
-                    let (status, payload, extraHeaders, isStream) = await respond(to: requestHead, body: body, models: models,
+                    let (status, payload, extraHeaders, isStream) = await respond(to: requestHead, body: body, models: models, kind: kind,
                                                                                   handler: handler, counters: counters)
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: isStream ? "text/event-stream" : "application/json")
@@ -170,11 +115,19 @@ public final class ModelSimulator: Sendable {
         }
     }
 
-    private static func respond(to head: HTTPRequestHead, body: ByteBuffer, models: [String], handler: Handler,
-                                counters: CounterBox) async -> (Int, String, [(String, String)], Bool) {
+    private static func respond(to head: HTTPRequestHead, body: ByteBuffer, models: [String], kind: SimulatedServerKind,
+                                handler: Handler, counters: CounterBox) async -> (Int, String, [(String, String)], Bool) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        let authorization = head.headers.first(name: "Authorization") ?? head.headers.first(name: "x-api-key")
+        counters.withLock { $0.log.append(LoggedRequest(method: head.method.rawValue, path: path, authorization: authorization)) }
+        if let discovery = kind.discoveryReply(method: head.method.rawValue, path: path,
+                                               body: Data(body.readableBytesView), models: models) {
+            return (discovery.status, json(discovery.json), [], false)
+        }
         if head.method == .GET && path.hasSuffix("/models") {
-            let list = models.map { ["id": $0, "object": "model", "owned_by": "simulator"] }
+            let list = models.map { id in
+                ["id": id, "object": "model", "owned_by": "simulator"].merging(kind.modelListFields(for: id)) { $1 }
+            }
             return (200, json(["object": "list", "data": list]), [], false)
         }
         let isAnthropic = path.hasSuffix("/v1/messages")
@@ -210,14 +163,19 @@ public final class ModelSimulator: Sendable {
         }
         let stream = wire.stream ?? false
         let request = SimulatedRequest(model: wire.model, messages: wire.messages,
-                                       authorization: head.headers.first(name: "Authorization") ?? head.headers.first(name: "x-api-key"),
+                                       authorization: authorization,
                                        isAnthropic: isAnthropic, stream: stream)
         let reply = await handler(request)
         if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
         counters.withLock { $0.inFlight -= 1 }
-        if let raw = reply.rawBody { return (reply.status, raw, reply.headers, false) }
+        if let raw = reply.rawBody { return (reply.status, raw, reply.headers, reply.rawBodyIsStream) }
         if reply.status != 200 {
-            return (reply.status, json(["error": ["message": reply.errorMessage ?? "error", "type": "simulated"]]), reply.headers, false)
+            let message = reply.errorMessage ?? "error"
+            guard isAnthropic else {
+                return (reply.status, json(["error": ["message": message, "type": "simulated"]]), reply.headers, false)
+            }
+            let type = anthropicErrorTypes[reply.status] ?? (reply.status >= 500 ? "api_error" : "invalid_request_error")
+            return (reply.status, json(["type": "error", "error": ["type": type, "message": message]]), reply.headers, false)
         }
         let promptTokens = reply.promptTokens ?? wire.messages.reduce(0) { $0 + $1.content.count / 4 }
         let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
@@ -229,15 +187,22 @@ public final class ModelSimulator: Sendable {
             return (200, openAIStream(reply, model: wire.model, promptTokens: promptTokens,
                                       completionTokens: completionTokens), reply.headers, true)
         }
-        let completion: [String: Any] = [
+        var completion: [String: Any] = [
             "id": "chatcmpl-sim", "object": "chat.completion", "created": 0, "model": wire.model,
             "choices": [["index": 0, "message": ["role": "assistant", "content": reply.text],
                          "finish_reason": reply.finishReason]],
-            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
-                      "total_tokens": promptTokens + completionTokens],
         ]
+        if !reply.omitsUsage {
+            completion["usage"] = ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+                                   "total_tokens": promptTokens + completionTokens]
+        }
         return (200, json(completion), reply.headers, false)
     }
+
+    /// The error types of Anthropic's API by HTTP status, as its error documentation lists them.
+    private static let anthropicErrorTypes = [400: "invalid_request_error", 401: "authentication_error",
+                                              403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                                              429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"]
 
     /// The reply cut into a few pieces, as a streaming server would send it.
     private static func pieces(of text: String) -> [String] {
@@ -258,24 +223,28 @@ public final class ModelSimulator: Sendable {
         }
         events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
                             "choices": [["index": 0, "delta": [String: String](), "finish_reason": reply.finishReason]]]))
-        events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model, "choices": [Any](),
-                            "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]]))
+        if !reply.omitsUsage {
+            events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model, "choices": [Any](),
+                                "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]]))
+        }
         return events.map { "data: \($0)\n\n" }.joined() + "data: [DONE]\n\n"
     }
 
     private static func anthropicBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
                                       stream: Bool) -> String {
         let stopReason = reply.finishReason == "length" ? "max_tokens" : "end_turn"
+        let usage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": completionTokens]]
         guard stream else {
             return json(["id": "msg_sim", "type": "message", "role": "assistant", "model": model,
                          "content": [["type": "thinking", "thinking": "(simulated thoughts)", "signature": "x"],
                                      ["type": "text", "text": reply.text]],
-                         "stop_reason": stopReason,
-                         "usage": ["input_tokens": promptTokens, "output_tokens": completionTokens]])
+                         "stop_reason": stopReason].merging(usage) { $1 })
         }
+        let startUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": 1]]
+        let endUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["output_tokens": completionTokens]]
         var events: [(String, Any)] = [
-            ("message_start", ["type": "message_start", "message": ["id": "msg_sim", "model": model, "content": [Any](),
-                                                                    "usage": ["input_tokens": promptTokens, "output_tokens": 1]]]),
+            ("message_start", ["type": "message_start",
+                               "message": ["id": "msg_sim", "model": model, "content": [Any]()].merging(startUsage) { $1 }]),
             ("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "thinking", "thinking": ""]]),
             ("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "thinking_delta", "thinking": "(simulated thoughts)"]]),
             ("content_block_stop", ["type": "content_block_stop", "index": 0]),
@@ -285,8 +254,7 @@ public final class ModelSimulator: Sendable {
             events.append(("content_block_delta", ["type": "content_block_delta", "index": 1, "delta": ["type": "text_delta", "text": piece]]))
         }
         events.append(("content_block_stop", ["type": "content_block_stop", "index": 1]))
-        events.append(("message_delta", ["type": "message_delta", "delta": ["stop_reason": stopReason],
-                                         "usage": ["output_tokens": completionTokens]]))
+        events.append(("message_delta", ["type": "message_delta", "delta": ["stop_reason": stopReason]].merging(endUsage) { $1 }))
         events.append(("message_stop", ["type": "message_stop"]))
         return events.map { "event: \($0.0)\ndata: \(json($0.1))\n\n" }.joined()
     }

@@ -116,7 +116,7 @@ import Testing
         await #expect {
             _ = try await OpenAICompatibleModel(name: "m", baseURL: "http://127.0.0.1:9/v1", retry: retry).complete(request)
         } throws: { error in
-            guard case ModelError.unreachable(_, let reason) = error else { return false }
+            guard case ModelError.unreachable(_, let reason, _) = error else { return false }
             return reason == "connection refused"
         }
     }

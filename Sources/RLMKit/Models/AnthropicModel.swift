@@ -41,10 +41,23 @@ public struct AnthropicModel: LanguageModel {
         return url
     }
 
+    /// Always nil: Anthropic's API does not report the window a model runs with, and the proxies that speak
+    /// the Messages API (LiteLLM and others) serve none of the local servers' routes either.
+    public func discoverContextWindow() async -> DiscoveredContextWindow? { nil }
+
     public func complete(_ request: ModelRequest) async throws -> ModelResponse {
-        let (status, data) = try await HTTPTransport.send(try httpRequest(request, stream: false), endpoint: baseURL,
-                                                          timeout: requestTimeout, retry: retry)
-        guard (200..<300).contains(status) else { throw error(status: status, body: data) }
+        try await attributingErrors(to: .anthropic) {
+            let (status, data) = try await HTTPTransport.send(try httpRequest(request, stream: false), endpoint: baseURL,
+                                                              timeout: requestTimeout, retry: retry)
+            guard (200..<300).contains(status) else { throw error(status: status, body: data) }
+            return try decodeMessage(data, request: request)
+        }
+    }
+
+    /// A whole Messages reply; an error envelope in its place (some proxies send one with HTTP 200) is the
+    /// server's error. A reply without `usage` gets an estimate, marked as such.
+    private func decodeMessage(_ data: Data, request: ModelRequest) throws -> ModelResponse {
+        if ServerErrorReply.parse(data) != nil { throw error(status: 200, body: data) }
         struct Reply: Decodable {
             struct Block: Decodable {
                 let type: String
@@ -60,22 +73,34 @@ public struct AnthropicModel: LanguageModel {
             }
         }
         guard let reply = try? JSONDecoder().decode(Reply.self, from: data), let blocks = reply.content else {
-            throw ModelError.malformedResponse(endpoint: baseURL, detail: "not an Anthropic Messages reply: \(String(decoding: data.prefix(160), as: UTF8.self))")
+            let sample = String(decoding: data.prefix(160), as: UTF8.self).redacting(apiKey)
+            throw ModelError.malformedResponse(endpoint: baseURL, detail: "it starts: \(sample)",
+                                               provider: .anthropic)
         }
         // Thinking blocks are the model's scratchpad, not its answer.
         let text = blocks.filter { $0.type == "text" }.compactMap(\.text).joined()
         return ModelResponse(text: text, finishReason: FinishReason(wireValue: reply.stopReason),
-                             usage: reply.usage?.tokens ?? TokenUsage(), model: reply.model ?? name)
+                             usage: reply.usage?.tokens ?? .estimate(request: request, reply: text), model: reply.model ?? name)
     }
 
     /// Streams the reply over server-sent events, skipping thinking deltas.
     public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+        try await attributingErrors(to: .anthropic) { try await stream(request, onDelta: onDelta) }
+    }
+
+    private func stream(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
         let response = try await HTTPTransport.open(try httpRequest(request, stream: true), endpoint: baseURL,
                                                     timeout: requestTimeout, retry: retry)
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let body = await HTTPTransport.errorBody(of: response)
             throw error(status: status, body: body)
+        }
+        if HTTPTransport.isPlainJSON(response) {
+            let whole = try decodeMessage(try await HTTPTransport.wholeBody(of: response, endpoint: baseURL,
+                                                                           timeout: requestTimeout), request: request)
+            onDelta(whole.text)
+            return whole
         }
         struct Event: Decodable {
             struct Message: Decodable {
@@ -91,25 +116,30 @@ public struct AnthropicModel: LanguageModel {
                     case stopReason = "stop_reason"
                 }
             }
-            struct Failure: Decodable { let message: String? }
             let type: String
             let message: Message?
             let delta: Delta?
             let usage: Usage?
-            let error: Failure?
         }
         var text = ""
         var stopReason: String?
         var usage = TokenUsage()
+        var reportedUsage = false
         var served = name
         for try await sse in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
-            guard let event = try? JSONDecoder().decode(Event.self, from: Data(sse.data.utf8)) else {
-                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed event is not JSON: \(sse.data.prefix(120))")
+            let data = Data(sse.data.utf8)
+            guard let event = try? JSONDecoder().decode(Event.self, from: data) else {
+                if ServerErrorReply.parse(data) != nil { throw error(status: 200, body: data) }
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed event is not JSON: \(String(sse.data.prefix(120)).redacting(apiKey))",
+                                                   provider: .anthropic)
             }
             switch event.type {
             case "message_start":
                 if let model = event.message?.model { served = model }
-                if let start = event.message?.usage?.tokens { usage = start }
+                if let start = event.message?.usage?.tokens {
+                    usage = start
+                    reportedUsage = true
+                }
             case "content_block_delta":
                 if event.delta?.type == "text_delta", let piece = event.delta?.text {
                     text += piece
@@ -117,15 +147,19 @@ public struct AnthropicModel: LanguageModel {
                 }
             case "message_delta":
                 if let reason = event.delta?.stopReason { stopReason = reason }
-                if let output = event.usage?.outputTokens { usage.outputTokens = output }
+                if let output = event.usage?.outputTokens {
+                    usage.outputTokens = output
+                    reportedUsage = true
+                }
                 if let input = event.usage?.inputTokens, input > 0 { usage.inputTokens = input }
             case "error":
-                throw ModelError.serverError(endpoint: baseURL, status: 200, detail: event.error?.message ?? "stream error")
+                throw error(status: 200, body: data)
             default:
                 break
             }
         }
-        return ModelResponse(text: text, finishReason: FinishReason(wireValue: stopReason), usage: usage, model: served)
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: stopReason),
+                             usage: reportedUsage ? usage : .estimate(request: request, reply: text), model: served)
     }
 
     /// Token counts as the Messages API reports them; cached input counts as input.
@@ -175,6 +209,6 @@ public struct AnthropicModel: LanguageModel {
     }
 
     private func error(status: Int, body: Data) -> ModelError {
-        OpenAICompatibleModel.error(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey)
+        .fromServer(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey, provider: .anthropic)
     }
 }

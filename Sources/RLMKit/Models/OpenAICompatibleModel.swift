@@ -41,23 +41,41 @@ public struct OpenAICompatibleModel: LanguageModel {
         return url
     }
 
+    /// The context window the server runs this model with, asked of llama.cpp, Ollama, LM Studio and vLLM on this
+    /// machine or a private network (see ``ContextWindowProbe``); nil for public APIs and servers that do not say.
+    public func discoverContextWindow() async -> DiscoveredContextWindow? {
+        await ContextWindowProbe.discover(baseURL: baseURL, model: name, apiKey: apiKey)
+    }
+
     public func complete(_ request: ModelRequest) async throws -> ModelResponse {
-        let (status, data) = try await HTTPTransport.send(httpRequest(request, stream: false), endpoint: baseURL,
-                                                          timeout: requestTimeout, retry: retry)
-        guard (200..<300).contains(status) else {
-            throw Self.error(status: status, body: data, model: name, endpoint: baseURL, apiKey: apiKey)
+        try await attributingErrors(to: .openAICompatible) {
+            let (status, data) = try await HTTPTransport.send(httpRequest(request, stream: false), endpoint: baseURL,
+                                                              timeout: requestTimeout, retry: retry)
+            guard (200..<300).contains(status) else {
+                throw Self.error(status: status, body: data, model: name, endpoint: baseURL, apiKey: apiKey)
+            }
+            return try Self.decodeCompletion(data, request: request, model: name, endpoint: baseURL, apiKey: apiKey)
         }
-        return try Self.decodeCompletion(data, fallbackModel: name, endpoint: baseURL)
     }
 
     /// Streams the reply over server-sent events (`stream: true`, usage requested in the last chunk).
     public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+        try await attributingErrors(to: .openAICompatible) { try await stream(request, onDelta: onDelta) }
+    }
+
+    private func stream(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
         let response = try await HTTPTransport.open(httpRequest(request, stream: true), endpoint: baseURL,
                                                     timeout: requestTimeout, retry: retry)
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let body = await HTTPTransport.errorBody(of: response)
             throw Self.error(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey)
+        }
+        if HTTPTransport.isPlainJSON(response) {
+            let body = try await HTTPTransport.wholeBody(of: response, endpoint: baseURL, timeout: requestTimeout)
+            let whole = try Self.decodeCompletion(body, request: request, model: name, endpoint: baseURL, apiKey: apiKey)
+            onDelta(whole.text)
+            return whole
         }
         struct Chunk: Decodable {
             struct Choice: Decodable {
@@ -72,7 +90,6 @@ public struct OpenAICompatibleModel: LanguageModel {
             let model: String?
             let choices: [Choice]?
             let usage: ChatCompletion.Usage?
-            let error: ChatCompletion.ErrorBody?
         }
         var text = ""
         var finish: String?
@@ -80,10 +97,15 @@ public struct OpenAICompatibleModel: LanguageModel {
         var served = name
         for try await event in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
             if event.data == "[DONE]" { break }
-            guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(event.data.utf8)) else {
-                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed chunk is not JSON: \(event.data.prefix(120))")
+            let data = Data(event.data.utf8)
+            if event.data.contains("\"error\""), ServerErrorReply.parse(data) != nil {
+                throw ModelError.fromServer(status: 200, body: data, model: name, endpoint: baseURL, apiKey: apiKey,
+                                            provider: .openAICompatible)
             }
-            if let message = chunk.error?.message { throw ModelError.serverError(endpoint: baseURL, status: 200, detail: message) }
+            guard let chunk = try? JSONDecoder().decode(Chunk.self, from: data) else {
+                throw ModelError.malformedResponse(endpoint: baseURL, detail: "a streamed chunk is not JSON: \(String(event.data.prefix(120)).redacting(apiKey))",
+                                                   provider: .openAICompatible)
+            }
             if let model = chunk.model { served = model }
             if let choice = chunk.choices?.first {
                 if let piece = choice.delta?.content, !piece.isEmpty {
@@ -121,61 +143,35 @@ public struct OpenAICompatibleModel: LanguageModel {
         return http
     }
 
-    static func decodeCompletion(_ data: Data, fallbackModel: String, endpoint: String) throws -> ModelResponse {
-        let completion: ChatCompletion
-        do {
-            completion = try JSONDecoder().decode(ChatCompletion.self, from: data)
-        } catch {
-            let sample = String(decoding: data.prefix(200), as: UTF8.self)
-            throw ModelError.malformedResponse(endpoint: endpoint, detail: "could not decode: \(sample)")
+    /// A whole chat completion; an error envelope in its place is the server's error. A reply without `usage`
+    /// gets an estimate, marked as such.
+    static func decodeCompletion(_ data: Data, request: ModelRequest, model: String, endpoint: String,
+                                 apiKey: String?) throws -> ModelResponse {
+        if ServerErrorReply.parse(data) != nil {
+            throw ModelError.fromServer(status: 200, body: data, model: model, endpoint: endpoint, apiKey: apiKey,
+                                        provider: .openAICompatible)
+        }
+        guard let completion = try? JSONDecoder().decode(ChatCompletion.self, from: data) else {
+            let sample = String(decoding: data.prefix(200), as: UTF8.self).redacting(apiKey)
+            throw ModelError.malformedResponse(endpoint: endpoint, detail: "could not decode: \(sample)",
+                                               provider: .openAICompatible)
         }
         guard let choice = completion.choices?.first else {
-            if let message = completion.error?.message {
-                throw ModelError.serverError(endpoint: endpoint, status: 200, detail: message)
-            }
-            throw ModelError.malformedResponse(endpoint: endpoint, detail: "no choices in the reply")
+            throw ModelError.malformedResponse(endpoint: endpoint, detail: "no choices in the reply",
+                                               provider: .openAICompatible)
         }
-        let usage = TokenUsage(inputTokens: completion.usage?.promptTokens ?? 0,
-                               outputTokens: completion.usage?.completionTokens ?? 0)
-        return ModelResponse(text: choice.message?.content ?? "",
-                             finishReason: FinishReason(wireValue: choice.finishReason),
-                             usage: usage, model: completion.model ?? fallbackModel)
+        let text = choice.message?.content ?? ""
+        let usage = completion.usage.flatMap { reported -> TokenUsage? in
+            guard reported.promptTokens != nil || reported.completionTokens != nil else { return nil }
+            return TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
+        }
+        return ModelResponse(text: text, finishReason: FinishReason(wireValue: choice.finishReason),
+                             usage: usage ?? .estimate(request: request, reply: text), model: completion.model ?? model)
     }
 
+    /// The error for a failure status (or an error envelope), naming the OpenAI-compatible API.
     static func error(status: Int, body: Data, model: String, endpoint: String, apiKey: String?) -> ModelError {
-        let detail = serverMessage(body).redacting(apiKey)
-        switch status {
-        case 401, 403:
-            return .unauthorized(endpoint: endpoint, status: status, detail: detail)
-        case 404:
-            return .modelNotFound(model: model, endpoint: endpoint, detail: detail)
-        case 400..<500:
-            // Several servers answer an unknown model with 400 and a message saying so.
-            let lowered = detail.lowercased()
-            if lowered.contains("model") && (lowered.contains("not found") || lowered.contains("does not exist")
-                                             || lowered.contains("unknown")) {
-                return .modelNotFound(model: model, endpoint: endpoint, detail: detail)
-            }
-            return .badRequest(endpoint: endpoint, status: status, detail: detail)
-        default:
-            return .serverError(endpoint: endpoint, status: status, detail: detail)
-        }
-    }
-
-    /// The human-readable part of an error body: `error.message` when present, else the start of the text.
-    static func serverMessage(_ body: Data) -> String {
-        struct Envelope: Decodable {
-            struct Inner: Decodable { let message: String? }
-            let error: Inner?
-            let message: String?
-            let detail: String?
-        }
-        if let envelope = try? JSONDecoder().decode(Envelope.self, from: body),
-           let message = envelope.error?.message ?? envelope.message ?? envelope.detail {
-            return message
-        }
-        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? "empty body" : text
+        .fromServer(status: status, body: body, model: model, endpoint: endpoint, apiKey: apiKey, provider: .openAICompatible)
     }
 
     /// Names of the models the server lists at `GET /models`.
@@ -183,7 +179,9 @@ public struct OpenAICompatibleModel: LanguageModel {
         let base = normalizedBaseURL(baseURL)
         var http = HTTPClientRequest(url: base + "/models")
         if let apiKey, !apiKey.isEmpty { http.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        let (status, data) = try await HTTPTransport.send(http, endpoint: base, timeout: timeout, retry: .none)
+        let (status, data) = try await attributingErrors(to: .openAICompatible) {
+            try await HTTPTransport.send(http, endpoint: base, timeout: timeout, retry: .none)
+        }
         guard (200..<300).contains(status) else {
             throw error(status: status, body: data, model: "(listing models)", endpoint: base, apiKey: apiKey)
         }
@@ -192,7 +190,8 @@ public struct OpenAICompatibleModel: LanguageModel {
             let data: [Entry]
         }
         guard let list = try? JSONDecoder().decode(ModelList.self, from: data) else {
-            throw ModelError.malformedResponse(endpoint: base, detail: "GET /models did not return an OpenAI model list")
+            throw ModelError.malformedResponse(endpoint: base, detail: "GET /models did not return an OpenAI model list",
+                                               provider: .openAICompatible)
         }
         return list.data.map(\.id)
     }
@@ -217,9 +216,7 @@ struct ChatCompletion: Decodable {
             case completionTokens = "completion_tokens"
         }
     }
-    struct ErrorBody: Decodable { let message: String? }
     let model: String?
     let choices: [Choice]?
     let usage: Usage?
-    let error: ErrorBody?
 }

@@ -1,0 +1,91 @@
+import Foundation
+
+/// A chat request as the simulator received it.
+public struct SimulatedRequest: Sendable {
+    public struct Message: Sendable, Decodable {
+        public var role: String
+        public var content: String
+    }
+    public var model: String
+    public var messages: [Message]
+    public var authorization: String?
+    /// The request came in on the Anthropic Messages route (`/v1/messages`).
+    public var isAnthropic: Bool
+    /// The client asked for a streamed reply.
+    public var stream: Bool
+
+    /// The text of the last user message.
+    public var lastUserText: String { messages.last { $0.role == "user" }?.content ?? "" }
+    public var systemText: String { messages.first { $0.role == "system" }?.content ?? "" }
+    /// Replies the model already gave in this conversation.
+    public var assistantTurns: Int { messages.filter { $0.role == "assistant" }.count }
+}
+
+/// One request as it reached the simulator, whatever its route (for tests of what a client sends where).
+public struct LoggedRequest: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    /// The `Authorization` or `x-api-key` header, if any.
+    public var authorization: String?
+}
+
+/// What the simulator answers.
+public struct SimulatedReply: Sendable {
+    public var text: String
+    public var finishReason: String
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    /// Non-200 answers carry `errorMessage` in an OpenAI-style error body.
+    public var status: Int
+    public var errorMessage: String?
+    /// Sent as the body verbatim instead of a chat completion (for malformed-reply and error-shape tests).
+    public var rawBody: String?
+    /// `rawBody` is a server-sent-events stream (sent as `text/event-stream`).
+    public var rawBodyIsStream = false
+    /// Leave the `usage` object out of the reply, as some servers do.
+    public var omitsUsage = false
+    /// Simulated latency before the reply is sent.
+    public var delay: Duration
+    /// Extra response headers (e.g. `Retry-After`).
+    public var headers: [(String, String)] = []
+
+    public init(text: String, finishReason: String = "stop", promptTokens: Int? = nil, completionTokens: Int? = nil,
+                delay: Duration = .zero) {
+        self.text = text
+        self.finishReason = finishReason
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.status = 200
+        self.delay = delay
+    }
+
+    public static func failure(status: Int, message: String, headers: [(String, String)] = []) -> SimulatedReply {
+        var reply = SimulatedReply(text: "")
+        reply.status = status
+        reply.errorMessage = message
+        reply.headers = headers
+        return reply
+    }
+
+    /// `body` verbatim with `status` (200 unless told), for replies in a real server's own shape.
+    public static func raw(_ body: String, status: Int = 200) -> SimulatedReply {
+        var reply = SimulatedReply(text: "")
+        reply.rawBody = body
+        reply.status = status
+        return reply
+    }
+
+    /// Server-sent events verbatim (each string one event's lines, without the blank line that ends it).
+    public static func rawStream(_ events: [String]) -> SimulatedReply {
+        var reply = raw(events.map { $0 + "\n\n" }.joined())
+        reply.rawBodyIsStream = true
+        return reply
+    }
+
+    /// A normal reply whose body carries no `usage` object.
+    public static func withoutUsage(_ text: String) -> SimulatedReply {
+        var reply = SimulatedReply(text: text)
+        reply.omitsUsage = true
+        return reply
+    }
+}

@@ -1,0 +1,20 @@
+import AsyncHTTPClient
+import Foundation
+
+extension HTTPTransport {
+    /// Whether the reply to a streamed request came back as one JSON body instead of server-sent events: an
+    /// error envelope from a proxy, or a server that ignores `stream`. Read as events it would be an empty reply.
+    static func isPlainJSON(_ response: HTTPClientResponse) -> Bool {
+        response.headers.first(name: "Content-Type")?.lowercased().contains("application/json") == true
+    }
+
+    /// The whole body of a response that was opened for streaming.
+    static func wholeBody(of response: HTTPClientResponse, endpoint: String, timeout: Duration,
+                          maxBytes: Int = 256 << 20) async throws -> Data {
+        do {
+            return Data(try await response.body.collect(upTo: maxBytes).readableBytesView)
+        } catch {
+            throw mapTransportError(error, endpoint: endpoint, timeout: timeout)
+        }
+    }
+}
