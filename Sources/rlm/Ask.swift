@@ -74,8 +74,10 @@ struct Ask: AsyncParsableCommand {
         } catch {
             report = RunReport(error: error, logURL: logURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
         }
-        if gate.claim() { report.emit(json: json) }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        if gate.claim(exitCode: report.exitCode) { report.emit(json: json) }
+        // A second Ctrl-C may have printed its own report first: exit as that report says.
+        let exitCode = gate.exitCode ?? report.exitCode
+        if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
     /// Resolves the configuration and runs the RLM; `logURL` is set as soon as it is known.
@@ -134,7 +136,9 @@ struct Ask: AsyncParsableCommand {
         let interrupts = InterruptHandler(onInterrupt: { run.cancel() }, onQuit: {
             let failure = CLIFailure(message: "interrupted twice: quit at once, without the partial answer.", exitCode: 130)
             let report = RunReport(error: failure, logURL: quitLogURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
-            if json && gate.claim() { print(report.jsonText()) }
+            guard gate.claim(exitCode: 130) else { return false }
+            if json { print(report.jsonText()) }
+            return true
         })
         defer { interrupts.stop() }
         let result = try await run.value

@@ -9,8 +9,9 @@ import Glibc
 final class InterruptHandler {
     private let source: any DispatchSourceSignal
 
-    /// `onQuit` runs just before a second SIGINT ends the process (exit code 130).
-    init(onInterrupt: @escaping @Sendable () -> Void, onQuit: (@Sendable () -> Void)? = nil) {
+    /// `onQuit` runs on a second SIGINT; when it returns true the process ends at once (exit code 130), when
+    /// false the run's own report is already on its way out and the signal is ignored.
+    init(onInterrupt: @escaping @Sendable () -> Void, onQuit: (@Sendable () -> Bool)? = nil) {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         let count = AtomicCounter()
@@ -18,8 +19,7 @@ final class InterruptHandler {
             if count.increment() == 1 {
                 FileHandle.standardError.write(Data("\nrlm: interrupted; stopping sub-calls and the REPL (Ctrl-C again to quit at once)\n".utf8))
                 onInterrupt()
-            } else {
-                onQuit?()
+            } else if onQuit?() ?? true {
                 exit(130)
             }
         }

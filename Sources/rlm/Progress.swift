@@ -20,6 +20,10 @@ final class Progress: Sendable {
     }
 
     func show(_ event: RLMEvent, maxIterations: Int) {
+        if event.event == .modelWindows, let details = event.details {
+            // Said even without a terminal: the window decides how much the model is shown and sent.
+            write("rlm: " + Self.windowsLine(details))
+        }
         if event.event == .sandbox, case .array(let warnings)? = event.details?["warnings"] {
             // Isolation warnings are shown even without a terminal: a weaker sandbox is never silent.
             for case .string(let warning) in warnings { write("rlm: \(warning)") }
@@ -61,6 +65,16 @@ final class Progress: Sendable {
     }
 
     func finish() {}
+
+    /// "root model window: 4,096 tokens (llama.cpp GET /props n_ctx); sub model: the same" and the like.
+    static func windowsLine(_ details: [String: JSONValue]) -> String {
+        func number(_ key: String) -> Int { if case .number(let value)? = details[key] { Int(value) } else { 0 } }
+        func text(_ key: String) -> String { if case .string(let value)? = details[key] { value } else { "" } }
+        let root = "root model window: \(number("root_window_tokens").formatted()) tokens (\(text("root_window_source")))"
+        let sameSub = number("sub_window_tokens") == number("root_window_tokens") && text("sub_window_source") == text("root_window_source")
+        let sub = sameSub ? "sub model: the same" : "sub model window: \(number("sub_window_tokens").formatted()) tokens (\(text("sub_window_source")))"
+        return "\(root); \(sub). Set --model-window / --sub-window to override."
+    }
 
     private func write(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -159,15 +159,20 @@ private struct JSONBody: Encodable {
     }
 }
 
-/// Lets exactly one report be printed: the run's own, or the one a second Ctrl-C prints before quitting.
+/// Lets exactly one report be printed: the run's own, or the one a second Ctrl-C prints before quitting; the
+/// process then exits with the code of the report that was printed.
 final class ReportGate: Sendable {
-    private let claimed = Mutex(false)
+    private let winner = Mutex<Int32?>(nil)
 
-    /// True for the first caller only.
-    func claim() -> Bool {
-        claimed.withLock { claimed in
-            defer { claimed = true }
-            return !claimed
+    /// True for the first caller only, whose `exitCode` becomes the process's.
+    func claim(exitCode: Int32) -> Bool {
+        winner.withLock { winner in
+            guard winner == nil else { return false }
+            winner = exitCode
+            return true
         }
     }
+
+    /// The exit code of the report that was printed.
+    var exitCode: Int32? { winner.withLock { $0 } }
 }

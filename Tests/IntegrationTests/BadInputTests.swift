@@ -107,7 +107,7 @@ import Testing
             huge,
             replBlock("print('y' * 5_000_000)"),
             replBlock("FINAL(x)"),
-        ])
+        ], arguments: ["--model-window", "1000000"])  // the script counts turns: no summarising here
         #expect(outcome.run.exitCode == 0, "stderr: \(outcome.run.stderr)")
         #expect(outcome.answer == "big reply ran")
         #expect(outcome.log.contains("characters cut"))

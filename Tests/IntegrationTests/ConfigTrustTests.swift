@@ -195,9 +195,7 @@ import Testing
         #expect(run.stderr.contains("RLM_CONFIG names /no/such/rlm-config.toml, which does not exist"))
     }
 
-    // needs engine: RLM(allowedModels:) is enforced, so llm_query(..., model=X) with X not allowed returns an error string.
-    @Test(.disabled("needs engine change: the engine must refuse llm_query(..., model=X) for X not in allowedModels"))
-    func allowModelFlagAndConfigModelsLetTheCodeAskForAModel() async throws {
+    @Test func allowModelFlagAndConfigModelsLetTheCodeAskForAModel() async throws {
         let asked = Mutex<[String]>([])
         let server = try await ModelSimulator.start(models: ["root", "extra"]) { request in
             asked.withLock { $0.append(request.model) }

@@ -144,9 +144,7 @@ import SystemPackage
         #expect((object?["exit_code"] as? Int).map(Int32.init) == code)
     }
 
-    // needs engine: RLM.complete throws RLMRunFailure (with the partial result) when a run fails after its first turn.
-    @Test(.disabled("needs engine change: RLM.complete must throw RLMRunFailure when a run fails after its first turn"),
-          arguments: [(500, Int32(1), "failed"), (401, Int32(2), "error")])
+    @Test(arguments: [(500, Int32(1), "failed"), (401, Int32(2), "error")])
     func failureMidRunKeepsThePartialAnswer(status: Int, exitCode: Int32, jsonStatus: String) async throws {
         let server = try await ModelSimulator.start(models: ["root"]) { request in
             if request.assistantTurns == 0 {

@@ -36,13 +36,31 @@ public enum StopReason: String, Sendable, Codable {
     case failed
 }
 
-/// What an admitted sub-call may spend, held against the budget until it settles.
+/// An admitted sub-call, held against the budget until it settles: what it may spend is recomputed from these
+/// estimates as the run learns how its models' servers count.
 struct SpendReservation: Sendable {
     var model: String
-    var tokens = 0
-    var cost = 0.0
-    /// The prompt's tokens as first estimated from its length, before any correction.
+    /// The prompt's tokens as estimated from its length.
     var estimatedInput = 0
+    /// The reply's cap in tokens, when the request has one.
+    var outputCap: Int?
+}
+
+/// The reservations of one model's calls in flight, added up.
+struct InFlightSpend: Sendable {
+    var estimatedInput = 0
+    var cappedOutput = 0
+    var uncapped = 0
+
+    mutating func add(_ reservation: SpendReservation) {
+        estimatedInput += reservation.estimatedInput
+        if let cap = reservation.outputCap { cappedOutput += cap } else { uncapped += 1 }
+    }
+
+    mutating func remove(_ reservation: SpendReservation) {
+        estimatedInput -= reservation.estimatedInput
+        if let cap = reservation.outputCap { cappedOutput -= cap } else { uncapped -= 1 }
+    }
 }
 
 /// A sub-call refused because a budget is used up.
@@ -134,8 +152,7 @@ public actor RunLedger {
     private var totalCost = 0.0
     private var unpricedModels: Set<String> = []
     private var inFlight = 0
-    private var reservedTokens = 0
-    private var reservedCost = 0.0
+    private var inFlightByModel: [String: InFlightSpend] = [:]
     private var largestOutput: [String: Int] = [:]
     private var inputScale: [String: Double] = [:]
     private var settlementWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
@@ -161,7 +178,7 @@ public actor RunLedger {
             if let limit = budget.maxSubCalls, subCallCount >= limit {
                 throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
             }
-            let reservation = reserve(model: model, promptChars: promptChars, maxOutputTokens: maxOutputTokens)
+            let reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16, outputCap: maxOutputTokens)
             if let exceeded = exceeds(reservation) {
                 guard inFlight > 0 else { throw exceeded }
                 try await waitForSettlement()
@@ -169,8 +186,7 @@ public actor RunLedger {
             }
             subCallCount += 1
             inFlight += 1
-            reservedTokens += reservation.tokens
-            reservedCost += reservation.cost
+            inFlightByModel[model, default: InFlightSpend()].add(reservation)
             return reservation
         }
     }
@@ -178,40 +194,51 @@ public actor RunLedger {
     /// Records what an admitted call really spent (nil when it failed) and frees its reservation.
     func settle(_ reservation: SpendReservation, usage: TokenUsage?) {
         inFlight -= 1
-        reservedTokens -= reservation.tokens
-        reservedCost -= reservation.cost
+        inFlightByModel[reservation.model]?.remove(reservation)
         if let usage {
             record(model: reservation.model, usage: usage)
             largestOutput[reservation.model] = max(largestOutput[reservation.model] ?? 0, usage.outputTokens)
-            if reservation.estimatedInput > 0 {
-                // Servers count prompts their own way (chat templates, tokenizers): learn how far off the estimate was.
-                let ratio = Double(usage.inputTokens) / Double(reservation.estimatedInput)
-                inputScale[reservation.model] = max(inputScale[reservation.model] ?? 1, ratio)
-            }
+            // Servers count prompts their own way (chat templates, tokenizers): learn how far off the estimate was.
+            let ratio = Double(usage.inputTokens) / Double(max(1, reservation.estimatedInput))
+            inputScale[reservation.model] = max(inputScale[reservation.model] ?? 1, ratio)
         }
         let waiting = settlementWaiters
         settlementWaiters = [:]
         waiting.values.forEach { $0.resume() }
     }
 
-    private func reserve(model: String, promptChars: Int, maxOutputTokens: Int?) -> SpendReservation {
-        guard budget.maxTokens != nil || budget.maxCostUSD != nil else { return SpendReservation(model: model) }
-        let estimate = promptChars / 3 + 16
-        let input = Int((Double(estimate) * (inputScale[model] ?? 1)).rounded(.up))
-        let output = maxOutputTokens ?? largestOutput[model] ?? Self.assumedOutputTokens
-        let cost = prices.price(for: model)?.cost(of: TokenUsage(inputTokens: input, outputTokens: output)) ?? 0
-        return SpendReservation(model: model, tokens: input + output, cost: cost, estimatedInput: estimate)
-    }
-
     /// Output tokens reserved for a model before any of its replies has been seen.
     static let assumedOutputTokens = 256
 
-    private func exceeds(_ reservation: SpendReservation) -> BudgetExhausted? {
-        if let limit = budget.maxTokens, totalTokens + reservedTokens + reservation.tokens > limit {
-            return BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used, and this call may need \(reservation.tokens) more")
+    /// What calls of `model` with these estimates may spend, judged by everything learnt so far: the prompt
+    /// estimate scaled by the largest ratio seen, the reply by its cap or the longest reply seen.
+    private func mayCost(model: String, estimatedInput: Int, cappedOutput: Int, uncapped: Int) -> (tokens: Int, cost: Double) {
+        guard budget.maxTokens != nil || budget.maxCostUSD != nil else { return (0, 0) }
+        let input = Int((Double(estimatedInput) * (inputScale[model] ?? 1)).rounded(.up))
+        let output = cappedOutput + uncapped * (largestOutput[model] ?? Self.assumedOutputTokens)
+        let cost = prices.price(for: model)?.cost(of: TokenUsage(inputTokens: input, outputTokens: output)) ?? 0
+        return (input + output, cost)
+    }
+
+    /// What the calls in flight may still spend, recomputed with what was learnt since they were admitted.
+    private var reserved: (tokens: Int, cost: Double) {
+        inFlightByModel.reduce(into: (tokens: 0, cost: 0.0)) { total, entry in
+            let spend = mayCost(model: entry.key, estimatedInput: entry.value.estimatedInput,
+                                cappedOutput: entry.value.cappedOutput, uncapped: entry.value.uncapped)
+            total.tokens += spend.tokens
+            total.cost += spend.cost
         }
-        if let limit = budget.maxCostUSD, totalCost + reservedCost + reservation.cost > limit {
-            return BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent, and this call may cost $%.4f more", totalCost, limit, reservation.cost))
+    }
+
+    private func exceeds(_ reservation: SpendReservation) -> BudgetExhausted? {
+        let mine = mayCost(model: reservation.model, estimatedInput: reservation.estimatedInput,
+                           cappedOutput: reservation.outputCap ?? 0, uncapped: reservation.outputCap == nil ? 1 : 0)
+        let held = reserved
+        if let limit = budget.maxTokens, totalTokens + held.tokens + mine.tokens > limit {
+            return BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used, and this call may need \(mine.tokens) more")
+        }
+        if let limit = budget.maxCostUSD, totalCost + held.cost + mine.cost > limit {
+            return BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent, and this call may cost $%.4f more", totalCost, limit, mine.cost))
         }
         return nil
     }
