@@ -3,7 +3,7 @@ import Testing
 @testable import RLMKit
 
 /// Stopping stops billing: sub-calls belong to the cell that made them, and end with it.
-@Suite(.serialized) struct SubCallCancellationTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SubCallCancellationTests {
     func makeRLM(_ root: ScriptedModel, sub: any LanguageModel, cellTimeout: Duration = .seconds(30),
                  concurrency: Int = 16, budget: RLMBudget = .init()) -> RLM {
         RLM(rootModel: root, subModel: sub, limits: RLMLimits(maxIterations: 4, maxConcurrency: concurrency),
