@@ -191,6 +191,16 @@ public actor RunLedger {
         }
     }
 
+    /// Admits a child RLM as one sub-call. It reserves nothing: its own model calls are admitted one by one, and
+    /// a call inside it must never wait for the child itself to settle.
+    func admitChild() throws(BudgetExhausted) {
+        try checkSpend()
+        if let limit = budget.maxSubCalls, subCallCount >= limit {
+            throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
+        }
+        subCallCount += 1
+    }
+
     /// Records what an admitted call really spent (nil when it failed) and frees its reservation.
     func settle(_ reservation: SpendReservation, usage: TokenUsage?) {
         inFlight -= 1

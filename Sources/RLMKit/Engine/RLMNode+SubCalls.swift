@@ -97,11 +97,7 @@ extension RLMNode {
         }
         let id = await tree.subCallIDs.next()
         let childID = "\(trajectoryID).\(await tree.childIDs.next())"
-        let reservation: SpendReservation
-        switch await admitChild(id: id, childTrajectory: childID) {
-        case .success(let admitted): reservation = admitted
-        case .failure(let refusal): return refusal.message
-        }
+        if let refusal = await admitChild(id: id, childTrajectory: childID) { return refusal.message }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {
             $0.subCallID = id
@@ -126,7 +122,6 @@ extension RLMNode {
                                     progress: RunProgress(), isTopLevel: false)
                 return try await child.run(context: prepared)
             }
-            await tree.ledger.settle(reservation, usage: nil)
             await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.childTrajectory = childID
@@ -136,7 +131,6 @@ extension RLMNode {
             }
             return outcome.answer
         } catch {
-            await tree.ledger.settle(reservation, usage: nil)
             return await subCallFailed(error, id: id, model: nil, childTrajectory: childID, started: started,
                                        cancelledMessage: "the child RLM was cancelled")
         }
@@ -144,14 +138,13 @@ extension RLMNode {
 
     /// Admits a child RLM as one sub-call; when the budget has no room, logs the refusal and returns what the
     /// REPL gets.
-    private func admitChild(id: Int, childTrajectory: String) async -> Result<SpendReservation, SubCallRefusal> {
+    private func admitChild(id: Int, childTrajectory: String) async -> SubCallRefusal? {
         do {
-            return .success(try await tree.ledger.admitSubCall(model: configuration.rootModel.name, promptChars: 0, maxOutputTokens: 0))
-        } catch let exhausted as BudgetExhausted {
-            return .failure(SubCallRefusal(message: await refuse(id: id, model: nil, childTrajectory: childTrajectory,
-                                                                 reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")))
+            try await tree.ledger.admitChild()
+            return nil
         } catch {
-            return .failure(SubCallRefusal(message: "Error: the child RLM was cancelled"))
+            return SubCallRefusal(message: await refuse(id: id, model: nil, childTrajectory: childTrajectory,
+                                                        reason: "\(error.description). Submit your best answer now with FINAL(...)."))
         }
     }
 
