@@ -124,10 +124,17 @@ import Testing
             }
         }
         defer { busy.cancel() }
+        let kinds = Mutex<[RLMEvent.Kind]>([])
         _ = try await makeRLM(root, stream: true).complete(query: "q", context: .text("c")) { event in
+            kinds.withLock { $0.append(event.event) }
             if event.event == .modelDelta, let piece = event.text { received.withLock { $0 += piece } }
         }
         #expect(received.withLock { $0 } == text)
+        // Every piece arrives before the response it belongs to is reported whole.
+        let sequence = kinds.withLock { $0 }
+        let lastDelta = try #require(sequence.lastIndex(of: .modelDelta))
+        let firstResponse = try #require(sequence.firstIndex(of: .modelResponse))
+        #expect(lastDelta < firstResponse)
     }
 
     @Test func feedbackStaysBoundedForAReplyWithManyBlocks() async throws {
