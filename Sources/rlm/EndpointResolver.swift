@@ -11,16 +11,13 @@ struct CLIFailure: Error, CustomStringConvertible {
     static func run(_ message: String) -> CLIFailure { .init(message: message, exitCode: 1) }
 }
 
-/// The wire protocols `rlm` speaks, and what differs between them.
-enum Provider: String {
-    /// Any OpenAI-compatible Chat Completions server.
-    case openai
-    /// Anthropic's Messages API.
-    case anthropic
+/// The wire protocols `rlm` speaks (RLMKit's own), with what the CLI needs to know of each.
+typealias Provider = ModelProvider
 
+extension ModelProvider {
     /// A `--provider` / `RLM_PROVIDER` value, or an error naming the ones that exist.
     init(checking name: String) throws {
-        guard let provider = Provider(rawValue: name) else {
+        guard let provider = ModelProvider(rawValue: name) else {
             throw CLIFailure.configuration("unknown provider '\(name)'. Use --provider openai (any OpenAI-compatible server) or --provider anthropic.")
         }
         self = provider
@@ -28,7 +25,7 @@ enum Provider: String {
 
     var publicBaseURL: String {
         switch self {
-        case .openai: OpenAICompatibleModel.publicBaseURL
+        case .openAICompatible: OpenAICompatibleModel.publicBaseURL
         case .anthropic: AnthropicModel.publicBaseURL
         }
     }
@@ -36,21 +33,21 @@ enum Provider: String {
     /// The environment variable that holds this provider's key when `RLM_API_KEY` is not set.
     var keyVariable: String {
         switch self {
-        case .openai: "OPENAI_API_KEY"
+        case .openAICompatible: "OPENAI_API_KEY"
         case .anthropic: "ANTHROPIC_API_KEY"
         }
     }
 
     var displayName: String {
         switch self {
-        case .openai: "OpenAI's API"
+        case .openAICompatible: "OpenAI's API"
         case .anthropic: "Anthropic's API"
         }
     }
 
     func normalizedBaseURL(_ url: String) -> String {
         switch self {
-        case .openai: OpenAICompatibleModel.normalizedBaseURL(url)
+        case .openAICompatible: OpenAICompatibleModel.normalizedBaseURL(url)
         case .anthropic: AnthropicModel.normalizedBaseURL(url)
         }
     }
@@ -73,7 +70,7 @@ struct ResolvedEndpoint {
         switch provider {
         case .anthropic:
             return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
-        case .openai:
+        case .openAICompatible:
             return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
         }
     }
