@@ -90,6 +90,54 @@ import SystemPackage
         #expect(!stderr.contains("can't start new thread"))
     }
 
+    @Test func aForkBombOfAnOrdinaryUserLeavesNothingBehind() async throws {
+        guard let python = Self.systemPython else {
+            Issue.record("no system python3 in /usr/bin or /usr/local/bin: install Debian's python3")
+            return
+        }
+        let binary = try Self.reachableBinary()
+        defer { try? FileManager.default.removeItem(at: binary.deletingLastPathComponent()) }
+        let context = binary.deletingLastPathComponent().appendingPathComponent("context.txt")
+        try "context\n".write(to: context, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: context.path)
+        let server = try await ModelSimulator.start(models: ["root"]) { request in
+            if request.assistantTurns == 0 {
+                return SimulatedReply(text: replBlock("""
+                    import os, time
+                    started = 0
+                    try:
+                        while started < 5000:
+                            if os.fork() == 0:
+                                while True:
+                                    try:
+                                        os.fork()
+                                    except OSError:
+                                        time.sleep(0.01)
+                            started += 1
+                    except OSError as refused:
+                        print('fork refused after', started)
+                    result = 'survived'
+                    """))
+            }
+            return SimulatedReply(text: replBlock("FINAL(result)"))
+        }
+        defer { Task { await server.shutdown() } }
+        let arguments = Self.asUser + [binary.path, "ask", "q", "--context", context.path, "--sandbox", "basic",
+                                       "--cell-timeout", "5", "--no-log", "--json"]
+        let result = try await Subprocess.run(
+            .path(FilePath(arguments[0])), arguments: Arguments(Array(arguments.dropFirst())),
+            environment: .custom(["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "XDG_CACHE_HOME": "/tmp",
+                                  "XDG_CONFIG_HOME": "/tmp", "RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root",
+                                  "RLM_PYTHON": python]),
+            input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20)
+        ) { execution in execution.processIdentifier.value }
+        #expect(result.terminationStatus == .exited(0), "stderr: \(result.standardError)")
+        #expect(result.standardOutput.contains("\"answer\":\"survived\""))
+        try await Task.sleep(for: .milliseconds(500))
+        // The REPL's folder carries the host's pid: no process of this run is left.
+        #expect(CLI.processes(matching: "rlm-\(result.closureResult)-").isEmpty)
+    }
+
     /// Starts a process of the unprivileged user that holds `count` threads; returns its pid once they run.
     static func startThreads(_ count: Int, python: String) async throws -> pid_t {
         let script = """

@@ -81,6 +81,9 @@ extension REPLSession {
                 }
             }
         }
+        // Whatever the interpreter left in its process group (children it did not wait for, a fork bomb's
+        // survivors) ends with it.
+        killProcessGroup()
         clearIncarnation()
         return end
     }

@@ -794,6 +794,7 @@ def main():
             continue
         kind = command.get("type")
         if kind == "shutdown":
+            stop_descendants()  # nothing the code started outlives the REPL
             return 0
         if kind == "set_var":
             session.set_variable(command["name"], command["value"])
