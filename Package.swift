@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        // Already in the graph through AsyncHTTPClient; the CLI takes SHA-256 from it for `rlm trust`.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -32,6 +34,7 @@ let package = Package(
             dependencies: [
                 "RLMKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // A local OpenAI-wire model server with scripted replies and simulated latency,

@@ -44,7 +44,7 @@ enum ConfigSources {
         let endpointKeys = project.endpointKeysSet
         if !endpointKeys.isEmpty {
             let store = try TrustStore.load(environment: environment)
-            let standing = store.standing(ofPath: canonical, sha256: SHA256.hex(of: data))
+            let standing = store.standing(ofPath: canonical, sha256: ContentDigest.sha256Hex(of: data))
             if standing != .trusted {
                 throw untrusted(path: projectPath, keys: endpointKeys, standing: standing, userPath: user.path)
             }

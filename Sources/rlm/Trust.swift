@@ -51,7 +51,7 @@ struct Trust: ParsableCommand {
         }
         // A file rlm cannot read is not worth trusting: say what is wrong with it now.
         let config = try ConfigFile.parse(text, path: file)
-        let digest = SHA256.hex(of: data)
+        let digest = ContentDigest.sha256Hex(of: data)
         store.trust(path: path, sha256: digest)
         try store.save()
         print("Trusted \(path) (sha256 \(digest)).")
@@ -75,7 +75,7 @@ struct Trust: ParsableCommand {
         for entry in store.entries {
             let state: String
             if let data = FileManager.default.contents(atPath: entry.path) {
-                state = SHA256.hex(of: data) == entry.sha256 ? "trusted" : "changed since trusted: untrusted"
+                state = ContentDigest.sha256Hex(of: data) == entry.sha256 ? "trusted" : "changed since trusted: untrusted"
             } else {
                 state = "missing"
             }
