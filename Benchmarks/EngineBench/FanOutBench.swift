@@ -92,9 +92,9 @@ struct FanOutBench {
     }
 
     private func row(_ server: Server, _ client: String, _ times: [Double], _ ideal: Double, peak: Int?) {
-        let middle = median(times)
+        let middle = median(times.filter { !$0.isNaN })
         print("| \(server.label) | \(client) | \(fmt(middle)) s | \(fmt(middle / ideal, 3)) | "
-              + "\(times.map { fmt($0) }.joined(separator: ", ")) | \(peak.map(String.init) ?? "–") |")
+              + "\(times.map { $0.isNaN ? "failed" : fmt($0) }.joined(separator: ", ")) | \(peak.map(String.init) ?? "–") |")
     }
 
     private func measure(server: Server, scenario: Scenario) async throws {
@@ -164,17 +164,22 @@ struct FanOutBench {
         let model = OpenAICompatibleModel(name: "sub", baseURL: baseURL)
         let limiter = ConcurrencyLimiter(limit: scenario.concurrency)
         let started = ContinuousClock.now
-        let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+        let failures = await withTaskGroup(of: String?.self) { group in
             for index in 0..<scenario.calls {
                 group.addTask {
-                    let reply = try? await limiter.run { try await model.complete(ModelRequest(messages: [.user("item \(index)")])) }
-                    return reply?.text == "echo: item \(index)"
+                    do {
+                        let reply = try await limiter.run { try await model.complete(ModelRequest(messages: [.user("item \(index)")])) }
+                        return reply.text == "echo: item \(index)" ? nil : "wrong answer: \(reply.text.prefix(80))"
+                    } catch {
+                        return String(describing: error)
+                    }
                 }
             }
-            return try await group.reduce(0) { $0 + ($1 ? 0 : 1) }
+            return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
         }
         let seconds = (ContinuousClock.now - started).seconds
-        guard failures == 0 else { print("\(failures) of \(scenario.calls) calls failed"); exit(1) }
+        // Failed calls are reported beside the time, not hidden.
+        if let first = failures.first { print("(Swift client: \(failures.count) of \(scenario.calls) calls failed, e.g. \(first))") }
         return seconds
     }
 
@@ -192,8 +197,9 @@ struct FanOutBench {
               let data = result.standardOutput.data(using: .utf8),
               let summary = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let answer = (summary["answer"] as? String).flatMap(Double.init) else {
-            print("rlm failed: \(result.terminationStatus)\n\(result.standardOutput)\n\(result.standardError)")
-            exit(1)
+            // Reported beside the times (a batch with failed calls fails the REPL's assert), not hidden.
+            print("(`rlm` run failed: \(result.terminationStatus) \(result.standardError.suffix(300)))")
+            return .nan
         }
         return answer
     }
@@ -204,13 +210,15 @@ struct FanOutBench {
         let result = try await Subprocess.run(
             .name("python3"),
             arguments: Arguments([script, baseURL, "--calls", String(scenario.calls),
-                                  "--concurrency", String(scenario.concurrency)]),
+                                  "--concurrency", String(scenario.concurrency), "--model", "sub"]),
             output: .string(limit: 1 << 16), error: .string(limit: 1 << 20))
-        guard case .exited(0) = result.terminationStatus,
-              let seconds = Double(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let seconds = Double(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             print("thread_pool_client.py failed: \(result.terminationStatus)\n\(result.standardError)")
             exit(1)
         }
+        // A plain client does not retry: its failed calls are reported beside its time, not hidden.
+        let failures = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !failures.isEmpty { print("(Python client: \(failures))") }
         return seconds
     }
 }

@@ -5,10 +5,11 @@ It stands for the small servers swift-rlm meets in the wild: ThreadingHTTPServer
 per request, closed by the server), a listen backlog of 5 (socketserver's request_queue_size), headers and
 body written separately, Nagle's algorithm left on. Nothing here is tuned for the client.
 
-  python3 fake_openai_server.py [--port 0] [--latency-ms 100] [--backlog 5] [--http11] [--model fake-model]
+  python3 fake_openai_server.py [--port 0] [--latency-ms 100] [--backlog 5] [--http11] [--nodelay] [--model fake-model]
                                 [--break-streams N] [--break-streams-after-text N] [--exit-with-stdin]
 
 --http11 answers HTTP/1.1 and keeps connections open (as cpp-httplib, llama.cpp's server, does);
+--nodelay turns Nagle's algorithm off (http.server leaves it on and writes headers and body separately);
 --break-streams N cuts the first N streamed replies off after their head, before any text;
 --break-streams-after-text N cuts them off after the first piece of text.
 
@@ -157,6 +158,8 @@ def main():
                         help="listen backlog (default: socketserver's request_queue_size, 5)")
     parser.add_argument("--http11", action="store_true",
                         help="answer HTTP/1.1 and keep connections open (the default is http.server's HTTP/1.0)")
+    parser.add_argument("--nodelay", action="store_true",
+                        help="set TCP_NODELAY on accepted sockets (the default leaves Nagle's algorithm on)")
     parser.add_argument("--break-streams", type=int, default=0)
     parser.add_argument("--break-streams-after-text", type=int, default=0)
     parser.add_argument("--model", default="fake-model")
@@ -169,7 +172,9 @@ def main():
         server_class = type("BacklogServer", (ThreadingHTTPServer,), {"request_queue_size": args.backlog})
     handler_class = Handler
     if args.http11:
-        handler_class = type("KeepAliveHandler", (Handler,), {"protocol_version": "HTTP/1.1"})
+        handler_class = type("KeepAliveHandler", (handler_class,), {"protocol_version": "HTTP/1.1"})
+    if args.nodelay:
+        handler_class = type("NoDelayHandler", (handler_class,), {"disable_nagle_algorithm": True})
     server = server_class(("127.0.0.1", args.port), handler_class)
     server.break_streams = args.break_streams
     server.break_streams_after_text = args.break_streams_after_text
