@@ -40,17 +40,27 @@ import Testing
     }
 
     @Test func pythonServerWithItsDefaultsAnswersEveryCallAtFullConcurrency() async throws {
+        // Ten waves of 16 new connections (HTTP/1.0 closes each) into a listen queue of 5.
         let server = try await PythonModelServer(latencyMS: 100)
         defer { server.stop() }
         try await Self.expectFanOut(against: server, calls: 160, concurrency: 16)
     }
 
+    @Test func burstOfNewConnectionsIntoPythonsDefaultQueueAllGetIn() async throws {
+        // One wave of 16 connection attempts at once into http.server's listen queue of 5: all must be in flight
+        // together, which a SYN left to the kernel's 1 s retransmission misses.
+        let server = try await PythonModelServer(latencyMS: 800)
+        defer { server.stop() }
+        try await Self.expectFanOut(against: server, calls: 16, concurrency: 16)
+    }
+
     @Test func burstWiderThanABacklogOfFiveIsAbsorbed() async throws {
         // 64 connections opened at once against a listen queue of 5 (cpp-httplib's and Python's default).
-        // The latency leaves room for the pacer to open all 64 before the first reply frees a connection.
-        let server = try await PythonModelServer(latencyMS: 300, arguments: ["--http11", "--backlog", "5"])
+        // One wave: all 64 must be in flight together, which a SYN left to the kernel's 1 s retransmission
+        // misses; 0.8 s leaves the pacer and a loaded machine ample room to open them all.
+        let server = try await PythonModelServer(latencyMS: 800, arguments: ["--http11", "--backlog", "5"])
         defer { server.stop() }
-        try await Self.expectFanOut(against: server, calls: 128, concurrency: 64)
+        try await Self.expectFanOut(against: server, calls: 64, concurrency: 64)
     }
 
     @Test func simulatorFanOutReachesFullConcurrency() async throws {
