@@ -49,7 +49,7 @@ import Testing
     @Test func burstOfNewConnectionsIntoPythonsDefaultQueueAllGetIn() async throws {
         // One wave of 16 connection attempts at once into http.server's listen queue of 5: all must be in flight
         // together, which a SYN left to the kernel's 1 s retransmission misses.
-        let server = try await PythonModelServer(latencyMS: 800)
+        let server = try await PythonModelServer(latencyMS: 1000)
         defer { server.stop() }
         try await Self.expectFanOut(against: server, calls: 16, concurrency: 16)
     }
@@ -57,8 +57,9 @@ import Testing
     @Test func burstWiderThanABacklogOfFiveIsAbsorbed() async throws {
         // 64 connections opened at once against a listen queue of 5 (cpp-httplib's and Python's default).
         // One wave: all 64 must be in flight together, which a SYN left to the kernel's 1 s retransmission
-        // misses; 0.8 s leaves the pacer and a loaded machine ample room to open them all.
-        let server = try await PythonModelServer(latencyMS: 800, arguments: ["--http11", "--backlog", "5"])
+        // misses; 1 s leaves the pacer (at most 8 ms a connection when slowed down) room to open them all even
+        // on a loaded machine.
+        let server = try await PythonModelServer(latencyMS: 1000, arguments: ["--http11", "--backlog", "5"])
         defer { server.stop() }
         try await Self.expectFanOut(against: server, calls: 64, concurrency: 64)
     }

@@ -38,7 +38,7 @@ actor ConnectionPacer {
     }
     private var servers: [String: Server] = [:]
 
-    init(burst: Int = 4, baseInterval: Duration = .milliseconds(2), maxInterval: Duration = .milliseconds(25),
+    init(burst: Int = 4, baseInterval: Duration = .milliseconds(2), maxInterval: Duration = .milliseconds(8),
          idleLifetime: Duration = .seconds(50)) {
         self.burst = max(1, burst)
         self.baseInterval = baseInterval
