@@ -2,6 +2,7 @@
 // batch fan-out) by running the real `rlm` binary against the local model simulator.
 //
 //   swift build -c release && swift run -c release EngineBench [--context-mb 400] [--runs 3]
+//   swift run -c release EngineBench --fanout [--runs 3]      (sub-call fan-out against three servers)
 import Foundation
 import ModelSimulator
 import RLMKit
@@ -37,12 +38,16 @@ struct Options {
     }
 }
 
-let options = Options(arguments: CommandLine.arguments)
 let rlmBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rlm").path
 guard FileManager.default.isExecutableFile(atPath: rlmBinary) else {
     print("rlm binary not found next to the benchmark at \(rlmBinary); run `swift build -c release` first.")
     exit(2)
 }
+if CommandLine.arguments.dropFirst().first == "--fanout" {
+    try await FanOutBench(arguments: Array(CommandLine.arguments.dropFirst(2)), rlmBinary: rlmBinary).run()
+    exit(0)
+}
+let options = Options(arguments: CommandLine.arguments)
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()

@@ -84,11 +84,14 @@ public struct AnthropicModel: LanguageModel {
     }
 
     /// Streams the reply over server-sent events, skipping thinking deltas.
+    /// A stream that breaks before any text arrived is sent again (the retry policy of plain requests).
     public func complete(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
-        try await attributingErrors(to: .anthropic) { try await stream(request, onDelta: onDelta) }
+        try await attributingErrors(to: .anthropic) {
+            try await HTTPTransport.retryingStream(retry: retry, onDelta: onDelta) { try await streamOnce(request, onDelta: $0) }
+        }
     }
 
-    private func stream(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
+    private func streamOnce(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
         let response = try await HTTPTransport.open(try httpRequest(request, stream: true), endpoint: baseURL,
                                                     timeout: requestTimeout, retry: retry)
         let status = Int(response.status.code)

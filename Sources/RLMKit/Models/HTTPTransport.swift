@@ -3,67 +3,29 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// When and how often a failed model request is tried again.
-public struct RetryPolicy: Sendable {
-    /// Attempts in all, the first one included.
-    public var maxAttempts: Int
-    /// Attempts for a connection that could not be made at all (a wrong port should fail fast).
-    public var maxConnectionAttempts: Int
-    public var baseDelay: Duration
-    public var maxDelay: Duration
-    /// Longest `Retry-After` honoured; a server asking for more fails the request instead.
-    public var maxRetryAfter: Duration
-
-    public init(maxAttempts: Int = 5, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(500),
-                maxDelay: Duration = .seconds(30), maxRetryAfter: Duration = .seconds(120)) {
-        self.maxAttempts = max(1, maxAttempts)
-        self.maxConnectionAttempts = max(1, maxConnectionAttempts)
-        self.baseDelay = baseDelay
-        self.maxDelay = maxDelay
-        self.maxRetryAfter = maxRetryAfter
-    }
-
-    public static let standard = RetryPolicy()
-    public static let none = RetryPolicy(maxAttempts: 1, maxConnectionAttempts: 1)
-
-    /// Statuses worth another try: timeouts, rate limits, overload and server faults.
-    static func isRetryable(status: Int) -> Bool {
-        [408, 409, 425, 429, 500, 502, 503, 504, 529].contains(status)
-    }
-
-    /// Exponential backoff with jitter (half to all of the doubled delay), or what `Retry-After` asks for.
-    func delay(attempt: Int, retryAfter: String?) -> Duration? {
-        if let retryAfter, let wait = Self.parseRetryAfter(retryAfter) {
-            return wait <= maxRetryAfter ? wait : nil
-        }
-        let doubled = baseDelay * (1 << min(attempt - 1, 16))
-        let capped = min(doubled, maxDelay)
-        return capped * Double.random(in: 0.5...1.0)
-    }
-
-    /// `Retry-After` is either seconds or an HTTP date.
-    static func parseRetryAfter(_ value: String) -> Duration? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed) { return .milliseconds(Int64(max(0, seconds) * 1000)) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: trimmed) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSinceNow) * 1000))
-    }
-}
-
-/// The one HTTP client all providers share. Its connection pool is sized for wide sub-call fan-out:
+/// The HTTP clients all providers share. Their connection pools are sized for wide sub-call fan-out:
 /// AsyncHTTPClient's default of 8 connections per host would silently cap `llm_query_batched`.
+///
+/// New connections to a server are paced (`ConnectionPacer`) so that a burst of sub-calls does not overflow
+/// a small server's listen queue, and a loopback server gets a short connect timeout with quick jittered
+/// retries: a dropped SYN costs a retry after about 0.1 s instead of the kernel's 1 s retransmission.
 enum HTTPTransport {
-    static let client: HTTPClient = {
+    /// For servers on other machines: a connection may take a few round trips (TCP, TLS) to open.
+    static let client = makeClient(connectTimeout: .seconds(10))
+    /// For plain-HTTP servers on this machine, where the kernel opens a connection in well under a millisecond
+    /// unless the server's listen queue is full and the SYN was dropped.
+    static let loopbackClient = makeClient(connectTimeout: .milliseconds(100))
+    /// How long in all a request keeps retrying connection attempts to a loopback server that time out.
+    static let loopbackConnectPatience: Duration = .seconds(10)
+
+    private static func makeClient(connectTimeout: TimeAmount) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
         // A refused connection fails at once; our own retry policy decides whether to try again.
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(10))
+        configuration.timeout = .init(connect: connectTimeout)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 
     /// Sends a request and collects the whole body, retrying as `retry` says.
     static func send(
@@ -73,6 +35,7 @@ enum HTTPTransport {
         let response = try await open(request, endpoint: endpoint, timeout: timeout, retry: retry)
         do {
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
+            await connectionReleased(response, url: request.url)
             return (Int(response.status.code), Data(buffer.readableBytesView))
         } catch {
             throw mapTransportError(error, endpoint: endpoint, timeout: timeout)
@@ -81,24 +44,47 @@ enum HTTPTransport {
 
     /// Sends a request and returns the response once its head has arrived (for streaming), retrying failures
     /// that happen before then. A non-retryable error status is returned, not thrown: the caller reads its body.
+    /// Inside `retryingStream`, the attempts count against the stream's budget.
     static func open(_ request: HTTPClientRequest, endpoint: String, timeout: Duration,
                      retry: RetryPolicy = .standard) async throws -> HTTPClientResponse {
-        var attempt = 0
+        let attempts = AttemptBudget.current ?? AttemptBudget()
+        let server = ConnectionPacer.key(of: request.url)
+        // Plain HTTP only: a TLS handshake needs the server itself to answer, which may take longer.
+        let loopback = isLoopback(request.url) && request.url.lowercased().hasPrefix("http://")
+        let connectPatienceEnds = ContinuousClock.now + min(loopbackConnectPatience, timeout)
+        var connectTimeouts = 0
         while true {
-            attempt += 1
+            let attempt = attempts.next()
             do {
-                let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                let wait = await ConnectionPacer.shared.admit(server)
+                if wait > .zero { try await Task.sleep(for: wait) }
+                let response = try await (loopback ? loopbackClient : client)
+                    .execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
                 let status = Int(response.status.code)
                 if RetryPolicy.isRetryable(status: status), attempt < retry.maxAttempts,
                    let delay = retry.delay(attempt: attempt, retryAfter: response.headers.first(name: "Retry-After")) {
-                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    if (try? await response.body.collect(upTo: 1 << 20)) != nil {
+                        await connectionReleased(response, url: request.url)
+                    }
                     try await Task.sleep(for: delay)
                     continue
                 }
+                attempts.markResponded()
                 return response
             } catch let error as CancellationError {
                 throw error
             } catch {
+                if (error as? HTTPClientError) == .connectTimeout {
+                    await ConnectionPacer.shared.connectionTimedOut(server)
+                    // A loopback server answers a SYN at once unless its listen queue was full: try again soon,
+                    // spread out, without spending the retry policy's attempts.
+                    if loopback, ContinuousClock.now < connectPatienceEnds {
+                        attempts.refund()
+                        connectTimeouts += 1
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...min(50, 10 * connectTimeouts))))
+                        continue
+                    }
+                }
                 let mapped = mapTransportError(error, endpoint: endpoint, timeout: timeout)
                 let limit: Int
                 switch mapped {
@@ -110,6 +96,17 @@ enum HTTPTransport {
                 try await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// Tells the pacer that a response was read to its end, so its connection can carry the next request.
+    static func connectionReleased(_ response: HTTPClientResponse, url: String) async {
+        await ConnectionPacer.shared.released(ConnectionPacer.key(of: url), keepAlive: ConnectionPacer.keepsAlive(response))
+    }
+
+    /// `localhost`, 127.0.0.0/8 or ::1.
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 
     /// The body of an error response that was opened for streaming (at most 1 MiB; empty if unreadable).
@@ -184,6 +181,7 @@ enum HTTPTransport {
                     if !pending.isEmpty { handle(line: String(decoding: pending, as: UTF8.self)) }
                     flushEvent()
                     continuation.finish()
+                    await connectionReleased(response, url: endpoint)
                 } catch {
                     continuation.finish(throwing: mapTransportError(error, endpoint: endpoint, timeout: timeout))
                 }

@@ -1,0 +1,73 @@
+@testable import RLMKit
+import Testing
+
+/// The schedule `ConnectionPacer` gives requests: a burst of new connections at once, then one per interval;
+/// a request that an idle keep-alive connection will carry passes at once.
+@Suite struct ConnectionPacerTests {
+    let server = "http://127.0.0.1:8080"
+
+    @Test func aBurstPassesThenNewConnectionsWaitTheirTurn() async {
+        let pacer = ConnectionPacer(burst: 4, baseInterval: .seconds(10))
+        var waits: [Duration] = []
+        for _ in 0..<6 { waits.append(await pacer.admit(server)) }
+        #expect(waits.prefix(4).allSatisfy { $0 == .zero })
+        // The fifth waits about one interval, the sixth about two (less the moments the calls themselves took).
+        #expect(waits[4] > .seconds(9) && waits[4] <= .seconds(10))
+        #expect(waits[5] > .seconds(19) && waits[5] <= .seconds(20))
+    }
+
+    @Test func aKeptAliveConnectionCarriesTheNextRequestWithoutWaiting() async {
+        let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
+        #expect(await pacer.admit(server) == .zero)
+        await pacer.released(server, keepAlive: true)
+        #expect(await pacer.admit(server) == .zero)
+        // No idle connection is left now: a new one must wait for its turn.
+        #expect(await pacer.admit(server) > .zero)
+    }
+
+    @Test func aClosedConnectionIsNotCountedAsIdle() async {
+        let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
+        #expect(await pacer.admit(server) == .zero)
+        await pacer.released(server, keepAlive: false)
+        #expect(await pacer.admit(server) > .zero)
+    }
+
+    @Test func serversArePacedSeparately() async {
+        let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
+        #expect(await pacer.admit(server) == .zero)
+        #expect(await pacer.admit("http://127.0.0.1:8081") == .zero)
+    }
+
+    @Test func aTimedOutConnectionSlowsTheServersPace() async {
+        let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(1), maxInterval: .seconds(4))
+        _ = await pacer.admit(server)
+        await pacer.connectionTimedOut(server)
+        await pacer.connectionTimedOut(server)
+        await pacer.connectionTimedOut(server)
+        // The interval doubled up to its cap of 4 s (the first admission had reserved 1 s).
+        let wait = await pacer.admit(server)
+        #expect(wait > .milliseconds(900) && wait <= .seconds(1))
+        let next = await pacer.admit(server)
+        #expect(next > .seconds(4) && next <= .seconds(5))
+    }
+
+    @Test func keepAliveFollowsTheHTTPVersionAndConnectionHeader() {
+        #expect(ConnectionPacer.keepsAlive(isHTTP10: false, connection: []))
+        #expect(!ConnectionPacer.keepsAlive(isHTTP10: false, connection: ["close"]))
+        #expect(!ConnectionPacer.keepsAlive(isHTTP10: true, connection: []))
+        #expect(ConnectionPacer.keepsAlive(isHTTP10: true, connection: ["Keep-Alive"]))
+    }
+
+    @Test func loopbackHostsAreRecognised() {
+        #expect(HTTPTransport.isLoopback("http://127.0.0.1:8080/v1"))
+        #expect(HTTPTransport.isLoopback("http://localhost:11434/v1"))
+        #expect(HTTPTransport.isLoopback("http://[::1]:8000/v1"))
+        #expect(!HTTPTransport.isLoopback("https://api.openai.com/v1"))
+        #expect(!HTTPTransport.isLoopback("http://192.168.1.20:8080/v1"))
+    }
+
+    @Test func pacingKeyIsSchemeHostAndPort() {
+        #expect(ConnectionPacer.key(of: "http://127.0.0.1:8080/v1/chat/completions") == "http://127.0.0.1:8080")
+        #expect(ConnectionPacer.key(of: "https://api.openai.com/v1") == "https://api.openai.com:443")
+    }
+}
