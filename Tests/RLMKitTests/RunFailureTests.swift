@@ -117,13 +117,6 @@ import Testing
         let text = (0..<400).map { "line \($0)" }.joined(separator: "\n") + "\n" + repl("FINAL('ok')")
         let root = FlexibleModel(deltas: 800) { _, _ in text }
         let received = Mutex("")
-        // Other work keeps the cooperative threads busy, as it does in a real app, while the reply streams.
-        let busy = Task.detached {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<8 { group.addTask { while !Task.isCancelled { await Task.yield() } } }
-            }
-        }
-        defer { busy.cancel() }
         let kinds = Mutex<[RLMEvent.Kind]>([])
         _ = try await makeRLM(root, stream: true).complete(query: "q", context: .text("c")) { event in
             kinds.withLock { $0.append(event.event) }
