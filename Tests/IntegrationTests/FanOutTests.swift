@@ -27,7 +27,10 @@ import Testing
         }
     }
 
-    static func expectFanOut(against server: PythonModelServer, calls: Int, concurrency: Int) async throws {
+    /// Every call answered once and none failed; `fullConcurrency` also asks that the server saw every slot busy at
+    /// once (sure only when the latency is long beside the pacer's spread and the machine's load).
+    static func expectFanOut(against server: PythonModelServer, calls: Int, concurrency: Int,
+                             fullConcurrency: Bool = true) async throws {
         let limiter = ConcurrencyLimiter(limit: concurrency)
         let model = OpenAICompatibleModel(name: "fake-model", baseURL: server.baseURL)
         let answers = try await fanOut(model: model, calls: calls, limiter: limiter)
@@ -35,15 +38,18 @@ import Testing
         let stats = try server.stats()
         #expect(stats.requests == calls, "the server answered \(stats.requests) chat requests for \(calls) calls")
         #expect(stats.errors == 0)
-        #expect(stats.peakInFlight == concurrency)
+        #expect(stats.peakInFlight <= concurrency)
         #expect(await limiter.peak == concurrency)
+        if fullConcurrency { #expect(stats.peakInFlight == concurrency) }
     }
 
-    @Test func pythonServerWithItsDefaultsAnswersEveryCallAtFullConcurrency() async throws {
-        // Ten waves of 16 new connections (HTTP/1.0 closes each) into a listen queue of 5.
+    @Test func pythonServerWithItsDefaultsAnswersEveryCall() async throws {
+        // Ten waves of 16 new connections (HTTP/1.0 closes each) into a listen queue of 5. At 100 ms a wave, a
+        // busy machine may let some calls end before the last of a wave starts: only the bursts below check
+        // full concurrency.
         let server = try await PythonModelServer(latencyMS: 100)
         defer { server.stop() }
-        try await Self.expectFanOut(against: server, calls: 160, concurrency: 16)
+        try await Self.expectFanOut(against: server, calls: 160, concurrency: 16, fullConcurrency: false)
     }
 
     @Test func burstOfNewConnectionsIntoPythonsDefaultQueueAllGetIn() async throws {

@@ -81,7 +81,9 @@ enum HTTPTransport {
             } catch let error as CancellationError {
                 throw error
             } catch {
-                if (error as? HTTPClientError) == .connectTimeout {
+                // A request that waited for a new connection longer than the connect timeout fails with
+                // getConnectionFromPoolTimeout rather than connectTimeout: on a busy machine, the same thing.
+                if let timeout = error as? HTTPClientError, timeout == .connectTimeout || timeout == .getConnectionFromPoolTimeout {
                     await ConnectionPacer.shared.connectionTimedOut(server)
                     // A loopback server answers a SYN at once unless its listen queue was full: try again soon,
                     // spread out, without spending the retry policy's attempts.
