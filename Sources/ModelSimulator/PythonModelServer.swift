@@ -1,16 +1,17 @@
 import Foundation
 
-/// `Tests/Fixtures/fake_openai_server.py` run as a child process: an OpenAI-wire server built on Python's
+/// `Tests/Fixtures/fake_openai_server.py` run as a child process, for the integration tests and the engine
+/// benchmark: an OpenAI-wire server built on Python's
 /// `http.server` with its defaults (HTTP/1.0, a new connection per request, listen backlog 5), the kind of
 /// small server the client meets outside this project.
-final class PythonModelServer: @unchecked Sendable {
+public final class PythonModelServer: @unchecked Sendable {
     /// What `GET /stats` reports.
-    struct Stats: Decodable {
-        let requests: Int
-        let inFlight: Int
-        let peakInFlight: Int
-        let connections: Int
-        let errors: Int
+    public struct Stats: Decodable, Sendable {
+        public let requests: Int
+        public let inFlight: Int
+        public let peakInFlight: Int
+        public let connections: Int
+        public let errors: Int
         enum CodingKeys: String, CodingKey {
             case requests, connections, errors
             case inFlight = "in_flight"
@@ -18,16 +19,18 @@ final class PythonModelServer: @unchecked Sendable {
         }
     }
 
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/fake_openai_server.py").path
+    /// The folder of the Python fixtures (`Tests/Fixtures` of this checkout).
+    public static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures")
+    static let script = fixtures.appendingPathComponent("fake_openai_server.py").path
 
-    let port: Int
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public let port: Int
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     private let process: Process
     private let stdin: Pipe
 
     /// Starts the server and waits until it prints its port. Extra arguments go to the script as they are.
-    init(latencyMS: Int, arguments: [String] = []) async throws {
+    public init(latencyMS: Int, arguments: [String] = []) async throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script, "--latency-ms", String(latencyMS), "--exit-with-stdin"] + arguments
@@ -47,9 +50,9 @@ final class PythonModelServer: @unchecked Sendable {
         self.port = port
     }
 
-    struct ServerError: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
+    public struct ServerError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
     }
 
     /// Collects stdout until the first newline, then resumes once (EOF without a line resumes with an error).
@@ -79,7 +82,7 @@ final class PythonModelServer: @unchecked Sendable {
     }
 
     /// The server's counters (`GET /stats`), read over a plain socket so the harness needs no HTTP client.
-    func stats() throws -> Stats {
+    public func stats() throws -> Stats {
         let reply = try Self.rawRequest("GET /stats HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", port: port)
         guard let split = reply.range(of: Data("\r\n\r\n".utf8)) else {
             throw ServerError(message: "GET /stats: no HTTP reply")
@@ -87,7 +90,12 @@ final class PythonModelServer: @unchecked Sendable {
         return try JSONDecoder().decode(Stats.self, from: reply[split.upperBound...])
     }
 
-    func stop() {
+    /// Sets the server's counters to zero (`POST /stats/reset`).
+    public func resetStats() throws {
+        _ = try Self.rawRequest("POST /stats/reset HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", port: port)
+    }
+
+    public func stop() {
         try? stdin.fileHandleForWriting.close()
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
