@@ -15,6 +15,7 @@ public final class ModelSimulator: Sendable {
     private let serverChannel: any Channel
     private let serving: Task<Void, Never>
     private let counters = CounterBox()
+    private let openConnections = OpenConnections()
 
     final class CounterBox: Sendable {
         let state = Mutex(Counters())
@@ -65,12 +66,18 @@ public final class ModelSimulator: Sendable {
         self.baseURL = "http://127.0.0.1:\(port)/v1"
         self.serverChannel = server.channel
         let counters = self.counters
+        let open = self.openConnections
+        // Never cancelled: the accept loop ends when the listening channel closes, after it has handed over every
+        // connection already accepted. Each connection is served (or closed) inside its own executeThenClose, so
+        // none is dropped unfinished, which SwiftNIO treats as a programming error.
         self.serving = Task {
             try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
+                        open.add(connection.channel)
                         group.addTask {
                             try? await Self.serve(connection, models: models, kind: kind, handler: handler, counters: counters)
+                            open.remove(connection.channel)
                         }
                     }
                 }
@@ -78,10 +85,35 @@ public final class ModelSimulator: Sendable {
         }
     }
 
-    /// Stops listening and waits for the accept loop to end.
+    /// The connections being served, so that shutting down can close them (idle keep-alive ones included).
+    final class OpenConnections: Sendable {
+        private let state = Mutex((channels: [ObjectIdentifier: any Channel](), closing: false))
+
+        func add(_ channel: any Channel) {
+            let closing = state.withLock { state -> Bool in
+                if !state.closing { state.channels[ObjectIdentifier(channel)] = channel }
+                return state.closing
+            }
+            if closing { channel.close(promise: nil) }
+        }
+
+        func remove(_ channel: any Channel) {
+            _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+
+        func closeAll() {
+            let channels = state.withLock { state -> [any Channel] in
+                state.closing = true
+                return Array(state.channels.values)
+            }
+            channels.forEach { $0.close(promise: nil) }
+        }
+    }
+
+    /// Stops listening, closes every connection, and waits until each has been wound down.
     public func shutdown() async {
         try? await serverChannel.close()
-        serving.cancel()
+        openConnections.closeAll()
         await serving.value
     }
 
