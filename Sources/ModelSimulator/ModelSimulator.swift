@@ -13,9 +13,8 @@ public final class ModelSimulator: Sendable {
     public let baseURL: String
     public let port: Int
     private let serverChannel: any Channel
-    private let serving: Task<Void, Never>
-    private let counters = CounterBox()
-    private let openConnections = OpenConnections()
+    private let counters: CounterBox
+    private let openConnections: OpenConnections
 
     final class CounterBox: Sendable {
         let state = Mutex(Counters())
@@ -46,43 +45,32 @@ public final class ModelSimulator: Sendable {
     /// which real server's context-window routes it answers too.
     public static func start(models: [String] = ["simulated-model"], kind: SimulatedServerKind = .plain,
                              handler: @escaping Handler) async throws -> ModelSimulator {
+        let counters = CounterBox()
+        let open = OpenConnections()
+        // A plain channel handler per connection, not an async channel: a connection accepted while the server is
+        // shutting down is then simply closed, where SwiftNIO traps on an async channel nobody took over.
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(models: models, kind: kind, handler: handler, counters: counters, open: open))
                 }
             }
-        return ModelSimulator(server: server, models: models, kind: kind, handler: handler)
+            .bind(host: "127.0.0.1", port: 0).get()
+        return ModelSimulator(server: server, counters: counters, open: open)
     }
 
-    private init(server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
-                 models: [String], kind: SimulatedServerKind, handler: @escaping Handler) {
-        let port = server.channel.localAddress?.port ?? 0
+    private init(server: any Channel, counters: CounterBox, open: OpenConnections) {
+        let port = server.localAddress?.port ?? 0
         self.port = port
         self.baseURL = "http://127.0.0.1:\(port)/v1"
-        self.serverChannel = server.channel
-        let counters = self.counters
-        let open = self.openConnections
-        // Never cancelled: the accept loop ends when the listening channel closes, after it has handed over every
-        // connection already accepted. Each connection is served (or closed) inside its own executeThenClose, so
-        // none is dropped unfinished, which SwiftNIO treats as a programming error.
-        self.serving = Task {
-            try? await server.executeThenClose { connections in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in connections {
-                        open.add(connection.channel)
-                        group.addTask {
-                            try? await Self.serve(connection, models: models, kind: kind, handler: handler, counters: counters)
-                            open.remove(connection.channel)
-                        }
-                    }
-                }
-            }
-        }
+        self.serverChannel = server
+        self.counters = counters
+        self.openConnections = open
     }
 
     /// The connections being served, so that shutting down can close them (idle keep-alive ones included).
@@ -110,40 +98,82 @@ public final class ModelSimulator: Sendable {
         }
     }
 
-    /// Stops listening, closes every connection, and waits until each has been wound down.
+    /// Stops listening and closes every connection.
     public func shutdown() async {
         try? await serverChannel.close()
         openConnections.closeAll()
-        await serving.value
     }
 
-    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-                              models: [String], kind: SimulatedServerKind, handler: Handler,
-                              counters: CounterBox) async throws {
-        try await connection.executeThenClose { inbound, outbound in
-            var head: HTTPRequestHead?
-            var body = ByteBuffer()
-            for try await part in inbound {
-                switch part {
-                case .head(let requestHead):
-                    head = requestHead
-                    body.clear()
-                case .body(var chunk):
-                    body.writeBuffer(&chunk)
-                case .end:
-                    guard let requestHead = head else { continue }
-                    let (status, payload, extraHeaders, isStream) = await respond(to: requestHead, body: body, models: models, kind: kind,
-                                                                                  handler: handler, counters: counters)
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: isStream ? "text/event-stream" : "application/json")
-                    headers.add(name: "Content-Length", value: String(payload.utf8.count))
-                    for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-                    try await outbound.write(.head(HTTPResponseHead(version: requestHead.version,
-                                                                    status: .init(statusCode: status), headers: headers)))
-                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: payload))))
-                    try await outbound.write(.end(nil))
+    /// Reads one request at a time, answers it from the handler in a task, and writes the reply back on the
+    /// connection's event loop (HTTPServerPipelineHandler keeps requests in order on a kept-alive connection).
+    final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let models: [String]
+        private let kind: SimulatedServerKind
+        private let handler: Handler
+        private let counters: CounterBox
+        private let open: OpenConnections
+        // Touched only on the channel's event loop.
+        private var head: HTTPRequestHead?
+        private var body = ByteBuffer()
+
+        init(models: [String], kind: SimulatedServerKind, handler: @escaping Handler, counters: CounterBox,
+             open: OpenConnections) {
+            self.models = models
+            self.kind = kind
+            self.handler = handler
+            self.counters = counters
+            self.open = open
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            open.add(context.channel)
+            context.fireChannelActive()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            open.remove(context.channel)
+            context.fireChannelInactive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let requestHead):
+                head = requestHead
+                body.clear()
+            case .body(var chunk):
+                body.writeBuffer(&chunk)
+            case .end:
+                guard let requestHead = head else { return }
+                head = nil
+                let requestBody = body
+                let (models, kind, handler, counters) = (self.models, self.kind, self.handler, self.counters)
+                let loop = context.eventLoop
+                let bound = NIOLoopBound(context, eventLoop: loop)
+                Task {
+                    let (status, payload, extraHeaders, isStream) = await ModelSimulator.respond(
+                        to: requestHead, body: requestBody, models: models, kind: kind, handler: handler, counters: counters)
+                    loop.execute {
+                        let context = bound.value
+                        guard context.channel.isActive else { return }
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: isStream ? "text/event-stream" : "application/json")
+                        headers.add(name: "Content-Length", value: String(payload.utf8.count))
+                        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+                        let responseHead = HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status),
+                                                            headers: headers)
+                        context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
+                        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+                    }
                 }
             }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
         }
     }
 
