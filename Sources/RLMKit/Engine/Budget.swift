@@ -174,10 +174,7 @@ public actor RunLedger {
     /// with nothing in flight is refused. So a batch stops where the budget does, not after it.
     func admitSubCall(model: String, promptChars: Int, maxOutputTokens: Int?) async throws -> SpendReservation {
         while true {
-            try checkSpend()
-            if let limit = budget.maxSubCalls, subCallCount >= limit {
-                throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
-            }
+            try checkRoomForSubCall()
             let reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16, outputCap: maxOutputTokens)
             if let exceeded = exceeds(reservation) {
                 guard inFlight > 0 else { throw exceeded }
@@ -194,11 +191,16 @@ public actor RunLedger {
     /// Admits a child RLM as one sub-call. It reserves nothing: its own model calls are admitted one by one, and
     /// a call inside it must never wait for the child itself to settle.
     func admitChild() throws(BudgetExhausted) {
+        try checkRoomForSubCall()
+        subCallCount += 1
+    }
+
+    /// Throws when tokens, cost or time are used up, or every allowed sub-call has been made.
+    private func checkRoomForSubCall() throws(BudgetExhausted) {
         try checkSpend()
         if let limit = budget.maxSubCalls, subCallCount >= limit {
             throw BudgetExhausted(reason: .maxSubCalls, detail: "max-subcalls: all \(limit) sub-calls are used")
         }
-        subCallCount += 1
     }
 
     /// Records what an admitted call really spent (nil when it failed) and frees its reservation.
