@@ -160,8 +160,9 @@ enum Prompts {
     }
 
     static let noCodeNudge = """
-        Your reply had no ```repl code block and no final answer, so nothing happened. Write code that makes \
-        progress on the question, or submit with FINAL(...) / FINAL_VAR(...) from a code block.
+        Your reply had no ```repl code block and no final answer, so nothing happened, and the turn counts as \
+        failed. Write code that makes progress on the question, or submit with FINAL(...) / FINAL_VAR(...) from a \
+        code block.
         """
 
     static let cutOffNote = """

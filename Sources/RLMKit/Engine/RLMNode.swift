@@ -80,7 +80,6 @@ struct RLMNode: Sendable {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
         } ?? Prompts.system(facts)
         var conversation = Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
-        var nudged = false
         var consecutiveErrors = 0
 
         /// Counts a failed turn or block; stops this RLM once `--max-errors` of them came in a row.
@@ -115,16 +114,13 @@ struct RLMNode: Sendable {
                 } else if response.finishReason == .length || parsed.hasUnclosedFence {
                     notes.append(Prompts.cutOffNote)
                 } else {
-                    notes.append(nudged ? Prompts.noCodeNudge + " This turn counts as failed." : Prompts.noCodeNudge)
-                    nudged = true
+                    notes.append(Prompts.noCodeNudge)
                 }
                 if isLastChance { break }
                 try countFailure(true)
                 conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
                 continue
             }
-            nudged = false
-
             var outputs: [String] = []
             for (index, code) in parsed.codeBlocks.enumerated() {
                 let outcome = try await repl.execute(code)
