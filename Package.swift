@@ -54,6 +54,12 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Benchmarks/EngineBench"
         ),
+        // Three questions over one large context: a session against separate runs (see BENCHMARKS.md).
+        .executableTarget(
+            name: "SessionBench",
+            dependencies: ["RLMKit", "ModelSimulator"],
+            path: "Benchmarks/SessionBench"
+        ),
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
         .testTarget(
             name: "IntegrationTests",
