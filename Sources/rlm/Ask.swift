@@ -35,16 +35,8 @@ struct Ask: AsyncParsableCommand {
 
     @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
     var stream = false
-    @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
-    var maxOutputChars = 20_000
-    @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
-    var python: String?
-    @Option(help: "Isolation of the REPL: strict (namespaces), basic (separate process + rlimits) or none. Default: strict when it works here, else basic with a warning.")
-    var sandbox: SandboxLevel?
-    @Option(help: "Memory cap of the REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
-    var replMemoryMb: Int?
-    @Option(help: "CPU seconds the REPL process may use in all (default: no cap; cells still time out).")
-    var replCpuSeconds: Int?
+    @OptionGroup(title: "Sandbox")
+    var sandbox: SandboxOptions
     @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
     var systemPrompt: String?
     @Option(help: "Tune the system prompt for the root model: standard, frugal (fewer, larger sub-calls) or small (small local models). Default: chosen from the model's name.")
@@ -58,9 +50,6 @@ struct Ask: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
-        if let replMemoryMb, replMemoryMb < 64 { throw ValidationError("--repl-memory-mb must be at least 64.") }
-        if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
     }
 
@@ -106,9 +95,7 @@ struct Ask: AsyncParsableCommand {
             rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
             subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
             limits: resolved.limits,
-            repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
-                                    maxOutputChars: maxOutputChars, sandbox: sandbox,
-                                    resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds)),
+            repl: sandbox.replConfiguration(environment: environment, cellTimeout: resolved.cellTimeout),
             subModelWindowTokens: models.subWindow,
             systemPrompt: systemPromptText,
             logURL: logURL,
