@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // The official Model Context Protocol SDK, for `rlm mcp` (RLMMCP target only).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        // Already in the graph through the MCP SDK, whose Transport protocol names its Logger.
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -34,7 +36,7 @@ let package = Package(
         // `rlm mcp`: the Model Context Protocol face of the engine, kept out of RLMKit.
         .target(
             name: "RLMMCP",
-            dependencies: ["RLMKit", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: ["RLMKit", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]
         ),
         // The command-line interface.
         .executableTarget(

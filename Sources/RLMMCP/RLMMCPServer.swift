@@ -32,6 +32,8 @@ public actor RLMMCPServer {
     private let configuration: Configuration
     private let server: Server
     private var runs: [UUID: Task<RLMResult, any Error>] = [:]
+    /// Set once the client's input has closed: no new run starts.
+    private var stopping = false
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -56,16 +58,20 @@ public actor RLMMCPServer {
             }
             return try await self.ask(parameters)
         }
-        try await server.start(transport: transport)
+        let draining = DrainingTransport(transport)
+        try await server.start(transport: draining)
         configuration.log("rlm mcp: serving \(AskTool.name) on stdio; paths may be read under \(configuration.confinement.roots.joined(separator: ", "))")
         await server.waitUntilCompleted()
         configuration.log("rlm mcp: the client closed the connection; stopping")
-        await server.stop()
+        stopping = true
         await cancelRuns()
+        // Every request received gets its answer (a cancelled run answers with its partial result).
+        await draining.drained()
+        await server.stop()
     }
 
     /// Cancels every run and waits until each has stopped (its REPL process killed).
-    public func cancelRuns() async {
+    private func cancelRuns() async {
         let running = Array(runs.values)
         for run in running { run.cancel() }
         for run in running { _ = await run.result }
@@ -87,6 +93,9 @@ public actor RLMMCPServer {
                 (context, inputNotes) = try configuration.confinement.context(for: paths)
             }
             rlm = try await configuration.makeRLM()
+            guard !stopping else {
+                throw ToolFailure("the server is stopping: the client closed its input.", fix: "Start `rlm mcp` again and repeat the call.")
+            }
         } catch {
             configuration.log("rlm mcp: \(AskTool.name) refused: \(AskOutcome.describe(error))")
             return AskOutcome.failure(error, rlm: nil, notes: [])

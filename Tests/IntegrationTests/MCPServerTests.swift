@@ -75,6 +75,30 @@ import Testing
             #expect(code == 0, "stderr: \(session.stderr)")
             try await Self.expectEverythingStopped(pid: session.processIdentifier, helper: "7782", server: server)
             #expect(session.stderr.contains("the client closed the connection"))
+            // The call still got its answer: stopped, with what it had.
+            let result = try #require(try await session.response(to: 1)["result"] as? [String: Any])
+            #expect(result["isError"] as? Bool == true)
+            #expect(["partial", "failed"].contains((result["structuredContent"] as? [String: Any])?["status"] as? String), "\(result)")
+        }
+    }
+
+    @Test func everyRequestSentBeforeStdinClosedIsAnswered() async throws {
+        let server = try await MCPPythonClientTests.startCodeFinder()
+        defer { Task { await server.shutdown() } }
+        try await MCPPythonClientTests.withFolder { folder in
+            let session = try Self.startSession(server, in: folder)
+            try session.send(["jsonrpc": "2.0", "id": 0, "method": "initialize", "params": [
+                "protocolVersion": "2025-06-18", "capabilities": [String: Any](), "clientInfo": ["name": "script", "version": "1"],
+            ]])
+            try session.send(["jsonrpc": "2.0", "method": "notifications/initialized"])
+            try session.send(["jsonrpc": "2.0", "id": 1, "method": "tools/list"])
+            try session.callAsk(id: 2, arguments: ["query": "q", "paths": ["../elsewhere"]])
+            try session.closeInput()
+            let code = try await session.waitFor(seconds: 60, "exit after stdin closed") { $0.exitCode }
+            #expect(code == 0)
+            for id in 0...2 {
+                #expect(session.messages.contains { ($0["id"] as? Int) == id }, "no response to \(id); stderr: \(session.stderr)")
+            }
         }
     }
 
