@@ -77,8 +77,9 @@ public enum AskTool {
               !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ToolFailure("`query` is missing or empty.", fix: "Pass the question as the string `query`.")
         }
-        let paths = values["paths"].flatMap { $0.isNull ? nil : $0 }
-        let text = values["text"].flatMap { $0.isNull ? nil : $0 }
+        // `Value` takes a nil literal itself (as JSON null), so say `.none` for "absent".
+        let paths = values["paths"].flatMap { $0.isNull ? Value?.none : $0 }
+        let text = values["text"].flatMap { $0.isNull ? Value?.none : $0 }
         switch (paths, text) {
         case (nil, nil):
             throw ToolFailure("there is no input.", fix: "Pass `paths` (files, directories or globs) or `text`.")
