@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "RLMKit", targets: ["RLMKit"]),
         .executable(name: "rlm", targets: ["rlm"]),
+        .library(name: "RLMMCP", targets: ["RLMMCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         // Already in the graph through AsyncHTTPClient; the CLI takes SHA-256 from it for `rlm trust`.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // The official Model Context Protocol SDK, for `rlm mcp` (RLMMCP target only).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        // Already in the graph through the MCP SDK, whose Transport protocol names its Logger.
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -28,11 +33,17 @@ let package = Package(
             ],
             resources: [.copy("REPL/Resources/rlm_driver.py")]
         ),
+        // `rlm mcp`: the Model Context Protocol face of the engine, kept out of RLMKit.
+        .target(
+            name: "RLMMCP",
+            dependencies: ["RLMKit", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]
+        ),
         // The command-line interface.
         .executableTarget(
             name: "rlm",
             dependencies: [
                 "RLMKit",
+                "RLMMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -63,7 +74,8 @@ let package = Package(
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess")]
+            dependencies: ["RLMKit", "RLMMCP", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
+                           .product(name: "MCP", package: "swift-sdk")]
         ),
     ]
 )

@@ -37,3 +37,9 @@ public struct ContextError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
 }
+
+extension RLMContext {
+    /// Folder names a directory context leaves out (version-control and build internals), for front ends that
+    /// list a directory's files themselves.
+    public static var skippedDirectoryNames: Set<String> { ContextPreparer.skippedDirectories }
+}

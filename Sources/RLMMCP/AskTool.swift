@@ -1,0 +1,108 @@
+import MCP
+
+/// The `rlm_ask` tool: its definition as listed to clients, and its arguments read from a call.
+public enum AskTool {
+    public static let name = "rlm_ask"
+
+    /// Where the input of one call comes from.
+    public enum Input: Sendable, Equatable {
+        /// Files, directories or globs, relative to the server's working directory.
+        case paths([String])
+        /// The text itself.
+        case text(String)
+    }
+
+    /// The arguments of one call.
+    public struct Arguments: Sendable, Equatable {
+        public var query: String
+        public var input: Input
+
+        public init(query: String, input: Input) {
+            self.query = query
+            self.input = input
+        }
+    }
+
+    /// The tool as `tools/list` shows it.
+    public static var definition: Tool {
+        Tool(
+            name: name,
+            title: "Ask a Recursive Language Model",
+            description: """
+                Answer a question about an input far larger than your context window: whole repositories, long \
+                logs, many files. The input is never put into a model's window: it becomes a variable in a sandboxed \
+                Python REPL, and a model answers by writing code that searches it and asks sub-models about \
+                pieces of it. Give `query` and either `paths` (files, directories or globs relative to the \
+                server's working directory) or `text`. The result holds the answer, the tokens and cost spent, and \
+                the limits that applied. Runs take seconds to minutes; progress is reported while they run.
+                """,
+            inputSchema: .object([
+                "type": "object",
+                "properties": .object([
+                    "query": .object([
+                        "type": "string",
+                        "description": "The question to answer about the input.",
+                    ]),
+                    "paths": .object([
+                        "type": "array",
+                        "items": .object(["type": "string"]),
+                        "minItems": 1,
+                        "description": .string("""
+                            Files, directories (read as {relative path: text}) or globs such as "logs/*.log", \
+                            relative to the server's working directory. Nothing outside it (or another root the \
+                            server allows) is read.
+                            """),
+                    ]),
+                    "text": .object([
+                        "type": "string",
+                        "description": "The input itself, when it is not in files.",
+                    ]),
+                ]),
+                "required": .array(["query"]),
+                "additionalProperties": false,
+            ]),
+            annotations: .init(title: "Ask a Recursive Language Model", readOnlyHint: true, destructiveHint: false,
+                               idempotentHint: false, openWorldHint: true)
+        )
+    }
+
+    /// Reads the arguments of a call; throws a ``ToolFailure`` that says which argument is wrong and how.
+    public static func arguments(from values: [String: Value]?) throws -> Arguments {
+        let values = values ?? [:]
+        let known: Set<String> = ["query", "paths", "text"]
+        if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ToolFailure("unknown argument `\(unknown)`.", fix: "rlm_ask takes `query` and either `paths` or `text`.")
+        }
+        guard let query = values["query"]?.stringValue,
+              !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ToolFailure("`query` is missing or empty.", fix: "Pass the question as the string `query`.")
+        }
+        // `Value` takes a nil literal itself (as JSON null), so say `.none` for "absent".
+        let paths = values["paths"].flatMap { $0.isNull ? Value?.none : $0 }
+        let text = values["text"].flatMap { $0.isNull ? Value?.none : $0 }
+        switch (paths, text) {
+        case (nil, nil):
+            throw ToolFailure("there is no input.", fix: "Pass `paths` (files, directories or globs) or `text`.")
+        case (_?, _?):
+            throw ToolFailure("both `paths` and `text` were given.", fix: "Pass one of them.")
+        case (let paths?, nil):
+            let list: [String]
+            if let single = paths.stringValue {
+                list = [single]
+            } else if let array = paths.arrayValue, array.allSatisfy({ $0.stringValue != nil }) {
+                list = array.compactMap(\.stringValue)
+            } else {
+                throw ToolFailure("`paths` must be an array of strings.", fix: #"Pass for example ["src", "logs/*.log"]."#)
+            }
+            guard !list.isEmpty else {
+                throw ToolFailure("`paths` is empty.", fix: "Name at least one file, directory or glob, or pass `text`.")
+            }
+            return Arguments(query: query, input: .paths(list))
+        case (nil, let text?):
+            guard let string = text.stringValue else {
+                throw ToolFailure("`text` must be a string.", fix: "Pass the input as one string.")
+            }
+            return Arguments(query: query, input: .text(string))
+        }
+    }
+}
