@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RLMKit
+import RLMViewer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,12 +57,18 @@ struct Ask: AsyncParsableCommand {
     var noLog = false
     @Flag(name: .shortAndLong, help: "No progress on stderr.")
     var quiet = false
+    @Flag(name: .long, help: "Also show each code block and its output, and each sub-call, as they happen (on a terminal or not).")
+    var verbose = false
+    @Flag(name: .long, help: "Follow the run in a browser: serves a live view on 127.0.0.1 and prints its URL (opens it when there is a desktop).")
+    var view = false
 
     func validate() throws {
         guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
         if let replMemoryMb, replMemoryMb < 64 { throw ValidationError("--repl-memory-mb must be at least 64.") }
         if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
+        if verbose && quiet { throw ValidationError("--verbose and --quiet contradict each other; pass one.") }
+        if view && noLog { throw ValidationError("--view follows the trajectory log, which --no-log turns off; drop one of them.") }
     }
 
     func run() async throws {
@@ -97,7 +104,9 @@ struct Ask: AsyncParsableCommand {
         let config = try ConfigSources.load(environment: environment)
         let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
         let interactive = !quiet && isatty(STDERR_FILENO) == 1
-        let progress = Progress(enabled: interactive, streaming: stream || interactive)
+        let prices = PriceTable.builtIn.merging(config.prices)
+        let progress = Progress(enabled: interactive, verbose: verbose, statusLine: interactive,
+                                streaming: stream || interactive, prices: prices)
         for notice in notices { progress.notice(notice, force: !quiet) }
 
         logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
@@ -113,7 +122,7 @@ struct Ask: AsyncParsableCommand {
             systemPrompt: systemPromptText,
             logURL: logURL,
             budget: resolved.budget,
-            prices: PriceTable.builtIn.merging(config.prices),
+            prices: prices,
             rootModelWindowTokens: models.modelWindow,
             streamRootResponses: progress.streaming,
             promptProfile: promptProfile,
@@ -122,6 +131,8 @@ struct Ask: AsyncParsableCommand {
             progress.notice("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).", force: !quiet)
         }
 
+        var viewer: LiveViewServer?
+        if view { viewer = try await startLiveView(logPath: logURL?.path) }
         let query = self.query
         let context = input.context
         let maxIterations = resolved.limits.maxIterations
@@ -141,9 +152,31 @@ struct Ask: AsyncParsableCommand {
             return true
         })
         defer { interrupts.stop() }
-        let result = try await run.value
+        progress.start()
+        let result: RLMResult
+        do {
+            result = try await run.value
+        } catch {
+            progress.finish()
+            await viewer?.stop()
+            throw error
+        }
         progress.finish()
+        await viewer?.stop()
         return result
+    }
+
+    /// `--view`: serves the live page for this run's log and says where; opens it when there is a desktop.
+    private func startLiveView(logPath: String?) async throws -> LiveViewServer? {
+        guard let logPath else { return nil }
+        do {
+            let server = try await LiveViewServer.start(logPath: logPath)
+            let opened = BrowserOpener.open(server.url)
+            FileHandle.standardError.write(Data("rlm: live view at \(server.url) (loopback only\(opened ? "; opened in your browser" : ""))\n".utf8))
+            return server
+        } catch {
+            throw CLIFailure.run("\(error). Run without --view, or follow the log later with `rlm view --live \(logPath)`.")
+        }
     }
 
     static func defaultLogPath(environment: [String: String]) -> String {
