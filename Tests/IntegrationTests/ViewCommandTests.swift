@@ -48,3 +48,29 @@ import Testing
         #expect(html.contains("\\u003c/script>"))
     }
 }
+
+/// `rlm view` as an ordinary user (uid 65534 when the suite runs as root): reading a log and writing the page
+/// needs nothing more than the files' own permissions.
+@Suite struct ViewAsOrdinaryUserTests {
+    @Test func ordinaryUserWritesAPage() async throws {
+        let binary = try NonRootUserTests.reachableBinary()
+        let folder = binary.deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("pages")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        let log = folder.appendingPathComponent("run.jsonl")
+        try """
+            {"event":"header","schema_version":1,"query":"q","root_model":"m","sub_model":"m"}
+            {"event":"run_started","time":0.1,"trajectory":"0","text":"q","model":"m"}
+            {"event":"run_finished","time":0.2,"trajectory":"0","status":"answered","text":"the answer","seconds":0.2}
+
+            """.write(to: log, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: log.path)
+        let page = output.appendingPathComponent("run.html").path
+        let command = NonRootUserTests.asUser + [binary.path, "view", log.path, "-o", page]
+        let run = try await CLI.runProgram(command[0], Array(command.dropFirst()), environment: [:])
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("the answer"))
+    }
+}

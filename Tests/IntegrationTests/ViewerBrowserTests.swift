@@ -42,6 +42,11 @@ struct ViewerBrowserTests {
         #expect(page.dom.contains("Turn 2 · The report names two teams."))
         #expect(page.dom.contains("llm sub-model"))
         #expect(page.dom.contains("root-model") && page.dom.contains("sub-model"), "tokens and cost per model")
+        // Search across the whole run: a child's sub-call answer is found and named by where it is.
+        let search = try await HeadlessChromium.load(url + "#search=owns%20search")
+        Self.expectClean(search, "search")
+        #expect(search.dom.contains("class=\"hit\""), "the search found nothing")
+        #expect(search.dom.contains("RLM 0.2"), "the hit does not say which RLM it is in")
         let shot = try await HeadlessChromium.screenshot(url, name: "recursive-depth-2")
         #expect(FileManager.default.fileExists(atPath: shot))
         print("screenshot: \(shot)")

@@ -48,9 +48,14 @@ function render() {
   App.renderPending = false;
   const main = document.getElementById("app");
   if (!App.tab) {
-    // A link may name the tab: page.html#time0 opens the first run's timeline.
+    // A link may name the tab (page.html#time0 opens the first run's timeline) or a search (#search=text).
     const wanted = location.hash.slice(1);
-    App.tab = tabs().some(([id]) => id === wanted) ? wanted : App.views.length > 1 ? "compare" : "run0";
+    if (wanted.startsWith("search=")) {
+      document.getElementById("search").value = decodeURIComponent(wanted.slice(7));
+      App.lastTab = App.views.length > 1 ? "compare" : "run0";
+      App.tab = "search";
+    }
+    if (!App.tab) App.tab = tabs().some(([id]) => id === wanted) ? wanted : App.views.length > 1 ? "compare" : "run0";
   }
   drawTabs();
   const content = [];
