@@ -47,6 +47,14 @@ struct ViewerBrowserTests {
         Self.expectClean(search, "search")
         #expect(search.dom.contains("class=\"hit\""), "the search found nothing")
         #expect(search.dom.contains("RLM 0.2"), "the hit does not say which RLM it is in")
+        // A node links to its events: #event=N opens the child's turn that holds its answer, with the event unfolded.
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        let answerIndex = try #require(lines.firstIndex { $0.contains("\"final_answer\"") && $0.contains("\"trajectory\":\"0.2\"") })
+        let linked = try await HeadlessChromium.load(url + "#event=\(answerIndex)")
+        Self.expectClean(linked, "event link")
+        #expect(linked.dom.contains("Turn 2 of RLM 0.2"), "the linked event's turn is not shown")
+        #expect(linked.dom.contains("row selected"), "the linked node is not selected in the tree")
+        #expect(linked.dom.contains("<details open=\"\"><summary>#\(answerIndex) · final_answer"), "the event is not unfolded")
         let shot = try await HeadlessChromium.screenshot(url, name: "recursive-depth-2")
         #expect(FileManager.default.fileExists(atPath: shot))
         print("screenshot: \(shot)")
@@ -80,6 +88,13 @@ struct ViewerBrowserTests {
         // Lazy: the turn holding 10,000 sub-calls starts closed, and an opened one shows a page of rows.
         let rows = page.dom.components(separatedBy: "class=\"row").count - 1
         #expect(rows < 300, "\(rows) tree rows were drawn up front")
+        // The last sub-call, linked: its turn opens far enough to show it, and it is selected.
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        let last = try #require(lines.lastIndex { $0.contains("\"subcall_finished\"") })
+        let linked = try await HeadlessChromium.load(url + "#event=\(last)", budgetMS: 10_000)
+        Self.expectClean(linked, "a link to the last of 10,000 sub-calls")
+        #expect(linked.dom.contains("row selected"))
+        #expect(linked.dom.contains("<h2>Sub-call #"))
         print("10,000 sub-calls: log \(bytes) bytes (\(bytes / 10_000) per sub-call), page \(htmlBytes) bytes, first render \(page.attribute("render-ms") ?? "?") ms")
         print("screenshot: \(try await HeadlessChromium.screenshot(url, name: "fanout-10000"))")
         print("screenshot: \(try await HeadlessChromium.screenshot(url + "#time0", name: "fanout-10000-timeline"))")

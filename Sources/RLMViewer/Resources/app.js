@@ -48,7 +48,8 @@ function render() {
   App.renderPending = false;
   const main = document.getElementById("app");
   if (!App.tab) {
-    // A link may name the tab (page.html#time0 opens the first run's timeline) or a search (#search=text).
+    // A link may name the tab (page.html#time0 opens the first run's timeline), a search (#search=text) or an
+    // event (#event=N, see boot).
     const wanted = location.hash.slice(1);
     if (wanted.startsWith("search=")) {
       document.getElementById("search").value = decodeURIComponent(wanted.slice(7));
@@ -134,7 +135,11 @@ function openEvent(runIndex, eventIndex) {
   render();
   if (owner && owner !== "summary") view.tree.reveal(owner);
   const target = document.getElementById("ev-" + eventIndex);
-  if (target) { target.parentElement.open = true; target.closest("details").parentElement.open = true; }
+  if (target) {
+    target.parentElement.open = true;
+    target.parentElement.parentElement.open = true;
+    if (target.scrollIntoView) target.scrollIntoView({ block: "nearest" });
+  }
 }
 
 function wireSearch() {
@@ -217,6 +222,9 @@ function boot() {
     addView(run);
   }
   render();
+  // #event=N opens the node that holds event N of the first run, with that event unfolded.
+  const linked = /^#event=(\d+)$/.exec(location.hash);
+  if (linked) openEvent(0, Number(linked[1]));
 }
 
 boot();

@@ -103,7 +103,7 @@ class TreeView {
     const open = kids.length > 0 && this.isOpen(key);
     const li = el("li", { "data-key": key });
     const toggle = el("button", { class: "tog", text: kids.length ? (open ? "▾" : "▸") : "·", "aria-label": "expand" });
-    const row = el("div", { class: "row" + (this.selected === key ? " selected" : ""), id: "node-" + key.replace(/[^A-Za-z0-9_.-]/g, "_") },
+    const row = el("div", { class: "row" + (this.selected === key ? " selected" : ""), id: rowId(key) },
       toggle, info.kind === "rlm" ? badge("rlm") : null, el("span", { class: "label", text: info.label, title: info.label }),
       el("span", { class: "meta", text: info.meta }), badge(info.status));
     toggle.addEventListener("click", ev => { ev.stopPropagation(); this.toggle(key, li); });
@@ -135,7 +135,7 @@ class TreeView {
   select(key) {
     this.selected = key;
     for (const r of this.container.querySelectorAll(".row.selected")) r.classList.remove("selected");
-    const row = this.container.querySelector("#node-" + key.replace(/[^A-Za-z0-9_.-]/g, "_"));
+    const row = this.rowOf(key);
     if (row) row.classList.add("selected");
     this.onSelect(key);
   }
@@ -150,9 +150,11 @@ class TreeView {
     }
     this.refresh();
     this.select(key);
-    const row = this.container.querySelector("#node-" + key.replace(/[^A-Za-z0-9_.-]/g, "_"));
+    const row = this.rowOf(key);
     if (row && row.scrollIntoView) row.scrollIntoView({ block: "center" });
   }
+
+  rowOf(key) { return this.container.querySelector('[id="' + rowId(key) + '"]'); }
 
   /// Draws the tree again from the model (a live run grew), keeping what is open and selected.
   refresh() {
@@ -169,3 +171,6 @@ function replyGist(text) {
   const gist = oneLine(prose, 60);
   return gist || (String(text || "").includes("```") ? "(code)" : "(empty reply)");
 }
+
+/// A row's element id: the node's key with every character outside [A-Za-z0-9] spelled as its code.
+function rowId(key) { return "node-" + key.replace(/[^A-Za-z0-9]/g, c => "_" + c.charCodeAt(0)); }
