@@ -34,7 +34,7 @@ struct ProgressTally: Sendable {
         outputTokens += usage.outputTokens
         guard let model else { return }
         if let price = prices.price(for: model) {
-            costUSD += (Double(usage.inputTokens) * price.inputPerMillion + Double(usage.outputTokens) * price.outputPerMillion) / 1_000_000
+            costUSD += price.cost(of: usage)
         } else {
             unpriced.insert(model)
         }
