@@ -1,5 +1,6 @@
 import Foundation
 import ModelSimulator
+import Synchronization
 
 /// Real `rlm ask` runs against the model simulator, kept as trajectory logs for the viewer's tests: a recursive
 /// run (depth 2), the same question without recursion, and a wide fan-out.
@@ -31,7 +32,9 @@ enum RecordedRuns {
     }
 
     /// The simulated models: the root asks two child RLMs and three sub-calls, each child three sub-calls of its own.
-    static func recursiveModels(rootDelay: Duration = .milliseconds(30), recursive: Bool = true) async throws -> ModelSimulator {
+    /// `holdAnswer` runs before the root's answering reply (a test holds the run there until it is ready).
+    static func recursiveModels(rootDelay: Duration = .milliseconds(30), recursive: Bool = true,
+                                holdAnswer: (@Sendable () async -> Void)? = nil) async throws -> ModelSimulator {
         try await ModelSimulator.start(models: ["root-model", "sub-model"]) { request in
             if request.model == "sub-model" {
                 return SimulatedReply(text: "noted: " + String(request.lastUserText.prefix(40)), promptTokens: 180,
@@ -68,17 +71,18 @@ enum RecordedRuns {
                     """
                 return reply("Let me look at the report first.\n" + replBlock(code))
             default:
+                await holdAnswer?()
                 return reply("The report names two teams.\n" + replBlock("FINAL('\(recursive ? recursiveAnswer : plainAnswer)')"))
             }
         }
     }
 
     /// Runs `rlm ask` over the report with `extra` flags and returns the log's path (the run must answer).
-    static func ask(_ name: String, server: ModelSimulator, extra: [String]) async throws -> (log: URL, run: CLI.Run) {
+    static func ask(_ name: String, server: ModelSimulator, extra: [String], log chosen: URL? = nil) async throws -> (log: URL, run: CLI.Run) {
         let context = folder.appendingPathComponent("report.txt")
         try report.write(to: context, atomically: true, encoding: .utf8)
-        let log = folder.appendingPathComponent("\(name).jsonl")
-        try? FileManager.default.removeItem(at: log)
+        // Suites run in parallel: each run gets a log of its own.
+        let log = chosen ?? folder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).jsonl")
         let run = try await CLI.run(["ask", question, "--context", context.path, "--sub-model", "sub-model", "--log", log.path] + extra,
                                     environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root-model",
                                                   "RLM_CONFIG": try priceConfig().path])
@@ -115,5 +119,14 @@ enum RecordedRuns {
         }
         defer { Task { await server.shutdown() } }
         return try await ask(name, server: server, extra: ["--max-concurrency", "64"])
+    }
+}
+
+/// A door a test opens once: until then `wait()` waits (checking every 100 ms, at most two minutes).
+final class Gate: Sendable {
+    private let isOpen = Mutex(false)
+    func open() { isOpen.withLock { $0 = true } }
+    func wait() async {
+        for _ in 0..<1_200 where !isOpen.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(100)) }
     }
 }

@@ -69,7 +69,7 @@ struct ViewerBrowserTests {
         let page = try await HeadlessChromium.load(url)
         Self.expectClean(page, "comparison")
         #expect(page.dom.contains(RecordedRuns.recursiveAnswer) && page.dom.contains(RecordedRuns.plainAnswer))
-        #expect(page.dom.contains("A · plain-depth-1.jsonl") && page.dom.contains("B · recursive-depth-2.jsonl"))
+        #expect(page.dom.contains("A · plain-depth-1-") && page.dom.contains("B · recursive-depth-2-"))
         for row in ["wall time", "turns", "sub-calls", "tokens", "cost"] { #expect(page.dom.contains(">\(row)<"), "no \(row) row") }
         print("screenshot: \(try await HeadlessChromium.screenshot(url, name: "compare"))")
     }

@@ -22,15 +22,29 @@ struct ViewerLiveTests {
     /// True when `port` listens on 127.0.0.1 and on no other address (IPv4 and IPv6 tables).
     static func listensOnLoopbackOnly(port: Int) -> Bool {
         let hex = String(format: "%04X", port)
-        let rows = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap { path in
-            (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").map { $0.split(separator: " ") } ?? []
-        }
+        let rows = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap(socketTable)
         let listening = rows.filter { $0.count > 3 && $0[1].hasSuffix(":\(hex)") && $0[3] == "0A" }.map { String($0[1]) }
         return !listening.isEmpty && listening.allSatisfy { $0 == "0100007F:\(hex)" }
     }
 
+    /// The rows of a /proc/net socket table, split into fields. Read to its end: the kernel hands it out a page at
+    /// a time, and a one-shot read sees only the first sockets.
+    static func socketTable(_ path: String) -> [[Substring]] {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() else { return [] }
+        try? handle.close()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.split(separator: " ") }
+    }
+
+    /// True when a client holds a connection to `port` on 127.0.0.1 (a page is following the log).
+    static func hasClient(port: Int) -> Bool {
+        let hex = String(format: "%04X", port)
+        return socketTable("/proc/net/tcp").contains { $0.count > 3 && $0[1] == "0100007F:\(hex)" && $0[3] == "01" }
+    }
+
     @Test func liveViewFollowsARunWhileItIsWritten() async throws {
-        let server = try await RecordedRuns.recursiveModels(rootDelay: .milliseconds(1200))
+        // The run holds its answer until the page follows the log, so the page sees it grow on any machine load.
+        let gate = Gate()
+        let server = try await RecordedRuns.recursiveModels(rootDelay: .milliseconds(200), holdAnswer: { await gate.wait() })
         defer { Task { await server.shutdown() } }
         let log = RecordedRuns.folder.appendingPathComponent("live-run.jsonl")
         try? FileManager.default.removeItem(at: log)
@@ -45,11 +59,15 @@ struct ViewerLiveTests {
             let port = Int(url.split(separator: ":").last?.filter(\.isNumber) ?? "") ?? 0
             #expect(Self.listensOnLoopbackOnly(port: port), "port \(port) listens beyond 127.0.0.1")
 
-            async let asked = RecordedRuns.ask("live-run", server: server, extra: ["--max-depth", "2"])
+            async let asked = RecordedRuns.ask("live-run", server: server, extra: ["--max-depth", "2"], log: log)
             try await Self.wait(for: "\"subcall_started\"", in: log.path)
-            let finishedBeforeLoad = (FileManager.default.contents(atPath: log.path).map { String(decoding: $0, as: UTF8.self) } ?? "").contains("run_finished")
-            #expect(!finishedBeforeLoad, "the run ended before the page was opened: nothing was followed")
-            let page = try await HeadlessChromium.load(url, budgetMS: 120_000)
+            async let loaded = HeadlessChromium.load(url, budgetMS: 120_000)
+            for _ in 0..<1_200 where !Self.hasClient(port: port) { try await Task.sleep(for: .milliseconds(100)) }
+            try await Task.sleep(for: .milliseconds(500))
+            let finishedBeforeOpening = (FileManager.default.contents(atPath: log.path).map { String(decoding: $0, as: UTF8.self) } ?? "").contains("run_finished")
+            #expect(!finishedBeforeOpening, "the run ended before the page followed it")
+            gate.open()
+            let page = try await loaded
             let (_, run) = try await asked
             #expect(run.exitCode == 0, "stderr: \(run.stderr)")
             ViewerBrowserTests.expectClean(page, "live view")
