@@ -18,8 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // The official Model Context Protocol SDK, for `rlm mcp` (RLMMCP target only).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
-        // Already in the graph through the MCP SDK, whose Transport protocol names its Logger.
-        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        // Already in the graph through the MCP SDK, whose Transport protocol names its Logger,
+        // and through Hummingbird; the live viewer quiets the server's logger with it.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -46,7 +48,18 @@ let package = Package(
                 "RLMMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                "RLMViewer",
             ]
+        ),
+        // `rlm view`: turns trajectory logs into one self-contained HTML page, and serves it live on loopback.
+        .target(
+            name: "RLMViewer",
+            dependencies: [
+                "RLMKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")]
         ),
         // A local OpenAI-wire model server with scripted replies and simulated latency,
         // for integration tests and the engine benchmark. Never shipped as a product.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RLMKit
+import RLMViewer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,9 +44,15 @@ struct Ask: AsyncParsableCommand {
     var noLog = false
     @Flag(name: .shortAndLong, help: "No progress on stderr.")
     var quiet = false
+    @Flag(name: .long, help: "Also show each code block and its output, and each sub-call, as they happen (on a terminal or not).")
+    var verbose = false
+    @Flag(name: .long, help: "Follow the run in a browser: serves a live view on 127.0.0.1 and prints its URL (opens it when there is a desktop).")
+    var view = false
 
     func validate() throws {
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
+        if verbose && quiet { throw ValidationError("--verbose and --quiet contradict each other; pass one.") }
+        if view && noLog { throw ValidationError("--view follows the trajectory log, which --no-log turns off; drop one of them.") }
     }
 
     func run() async throws {
@@ -75,12 +82,16 @@ struct Ask: AsyncParsableCommand {
         // Before any network request: an untrusted project file that names an endpoint stops the run here.
         let config = try ConfigSources.load(environment: environment)
         let interactive = !quiet && isatty(STDERR_FILENO) == 1
-        let progress = Progress(enabled: interactive, streaming: stream || interactive)
+        let prices = PriceTable.builtIn.merging(config.prices)
+        let progress = Progress(enabled: interactive, verbose: verbose, statusLine: interactive,
+                                streaming: stream || interactive, prices: prices)
         logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
         let (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
         for notice in notices { progress.notice(notice, force: !quiet) }
 
+        var viewer: LiveViewServer?
+        if view { viewer = try await startLiveView(logPath: logURL?.path) }
         let query = self.query
         let context = input.context
         let maxIterations = rlm.limits.maxIterations
@@ -100,9 +111,31 @@ struct Ask: AsyncParsableCommand {
             return true
         })
         defer { interrupts.stop() }
-        let result = try await run.value
+        progress.start()
+        let result: RLMResult
+        do {
+            result = try await run.value
+        } catch {
+            progress.finish()
+            await viewer?.stop()
+            throw error
+        }
         progress.finish()
+        await viewer?.stop()
         return result
+    }
+
+    /// `--view`: serves the live page for this run's log and says where; opens it when there is a desktop.
+    private func startLiveView(logPath: String?) async throws -> LiveViewServer? {
+        guard let logPath else { return nil }
+        do {
+            let server = try await LiveViewServer.start(logPath: logPath)
+            let opened = BrowserOpener.open(server.url)
+            FileHandle.standardError.write(Data("rlm: live view at \(server.url) (loopback only\(opened ? "; opened in your browser" : ""))\n".utf8))
+            return server
+        } catch {
+            throw CLIFailure.run("\(error). Run without --view, or follow the log later with `rlm view --live \(logPath)`.")
+        }
     }
 
     static func defaultLogPath(environment: [String: String]) -> String {

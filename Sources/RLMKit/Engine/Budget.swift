@@ -86,7 +86,8 @@ public struct ModelPrice: Sendable, Equatable, Codable {
         self.inputPerMillion = inputPerMillion
         self.outputPerMillion = outputPerMillion
     }
-    func cost(of usage: TokenUsage) -> Double {
+    /// USD for `usage` at this price.
+    public func cost(of usage: TokenUsage) -> Double {
         (Double(usage.inputTokens) * inputPerMillion + Double(usage.outputTokens) * outputPerMillion) / 1_000_000
     }
 }

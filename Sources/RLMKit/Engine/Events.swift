@@ -67,7 +67,13 @@ public struct RLMEvent: Sendable, Codable {
 }
 
 /// A JSON-lines trajectory file, written as the run goes so that a crash still leaves a readable log.
+/// Each line is written whole with one `write(2)`, so a killed run leaves every line but possibly the last intact.
+/// The format is described in docs/trajectory.md.
 public actor TrajectoryLog {
+    /// The version of the log's format, written in the header as `schema_version`. Raised when a field changes
+    /// meaning or goes away; new optional fields keep the version.
+    public static let schemaVersion = 1
+
     public nonisolated let url: URL
     private let handle: FileHandle
     private let encoder: JSONEncoder

@@ -63,6 +63,8 @@ extension RLMNode {
                     $0.subCallID = id
                     $0.model = model.name
                     $0.promptChars = prompt.count
+                    // The start only: the log grows by a bounded amount per sub-call, whatever the prompt's size.
+                    $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
                 }
                 do {
                     let response = try await model.complete(ModelRequest(messages: [.user(prompt)]))
@@ -72,7 +74,7 @@ extension RLMNode {
                         $0.model = model.name
                         $0.usage = response.usage
                         $0.seconds = (ContinuousClock.now - started).seconds
-                        $0.text = OutputTruncation.clip(response.text, limit: 4_000)
+                        $0.text = OutputTruncation.clip(response.text, limit: SubCallLog.answerChars)
                     }
                     return response.text
                 } catch {
@@ -103,6 +105,7 @@ extension RLMNode {
             $0.subCallID = id
             $0.model = configuration.rootModel.name
             $0.promptChars = prompt.count
+            $0.text = String(prompt.prefix(SubCallLog.childQueryChars))
             $0.childTrajectory = childID
             $0.status = "rlm"
         }
@@ -126,7 +129,7 @@ extension RLMNode {
                 $0.subCallID = id
                 $0.childTrajectory = childID
                 $0.seconds = (ContinuousClock.now - started).seconds
-                $0.text = OutputTruncation.clip(outcome.answer, limit: 4_000)
+                $0.text = OutputTruncation.clip(outcome.answer, limit: SubCallLog.answerChars)
                 $0.status = outcome.status.rawValue
             }
             return outcome.answer
@@ -176,6 +179,16 @@ extension RLMNode {
         }
         return "Error: \(message)"
     }
+}
+
+/// How much of a sub-call's text the trajectory log keeps (docs/trajectory.md).
+enum SubCallLog {
+    /// The start of an `llm_query` prompt, in `subcall_started.text`.
+    static let promptPreviewChars = 200
+    /// The start of a child RLM's question, in `subcall_started.text`.
+    static let childQueryChars = 2_000
+    /// The start of a sub-call's answer, in `subcall_finished.text`.
+    static let answerChars = 4_000
 }
 
 /// Why a sub-call was not made, as the string the model's code receives.

@@ -111,6 +111,7 @@ struct RLMRun: Sendable {
         let budget = configuration.budget
         var header: [String: JSONValue] = [
             "event": .string("header"),
+            "schema_version": .number(Double(TrajectoryLog.schemaVersion)),
             "rlmkit_version": .string(RLMKitVersion.string),
             "root_model": .string(configuration.rootModel.name),
             "root_endpoint": .string(configuration.rootModel.endpointDescription),
@@ -129,7 +130,25 @@ struct RLMRun: Sendable {
         if let value = budget.maxCostUSD { header["max_cost_usd"] = .number(value) }
         if let value = budget.timeout { header["timeout_seconds"] = .number(value.seconds) }
         if let value = budget.maxConsecutiveErrors { header["max_errors"] = .number(Double(value)) }
+        // Prices of the models the run may use, so a reader can tell the cost while the run goes on.
+        var prices: [String: JSONValue] = [:]
+        for name in [configuration.rootModel.name, sub.name] + configuration.allowedModels {
+            guard let price = configuration.prices.price(for: name) else { continue }
+            prices[name] = .object(["input_per_million": .number(price.inputPerMillion),
+                                    "output_per_million": .number(price.outputPerMillion)])
+        }
+        if !prices.isEmpty { header["prices"] = .object(prices) }
         return header
+    }
+
+    /// One model's calls, tokens and cost, as `run_finished` logs them.
+    static func usageJSON(_ usage: ModelUsage) -> JSONValue {
+        var fields: [String: JSONValue] = ["calls": .number(Double(usage.calls)),
+                                           "failed_calls": .number(Double(usage.failedCalls)),
+                                           "input_tokens": .number(Double(usage.inputTokens)),
+                                           "output_tokens": .number(Double(usage.outputTokens))]
+        if let cost = usage.costUSD { fields["cost_usd"] = .number(cost) }
+        return .object(fields)
     }
 
     private func finish(_ outcome: RLMNode.Outcome, started: ContinuousClock.Instant, ledger: RunLedger,
@@ -150,6 +169,7 @@ struct RLMRun: Sendable {
             $0.error = outcome.stopReason?.rawValue
             var details: [String: JSONValue] = ["sub_calls": .number(Double(subCalls)), "peak_concurrency": .number(Double(peak))]
             if let cost { details["cost_usd"] = .number(cost) }
+            details["usage_by_model"] = .object(usage.mapValues(Self.usageJSON))
             if let failure = outcome.error { details["failure"] = .string(failure) }
             $0.details = details
         }
