@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RLMKit", targets: ["RLMKit"]),
+        // Scripted models, the OpenAI-wire simulator and a real REPL for apps that test their RLM code.
+        .library(name: "RLMTesting", targets: ["RLMTesting"]),
         .executable(name: "rlm", targets: ["rlm"]),
     ],
     dependencies: [
@@ -37,8 +39,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // A local OpenAI-wire model server with scripted replies and simulated latency,
-        // for integration tests and the engine benchmark. Never shipped as a product.
+        // A local OpenAI-wire model server with scripted replies, latency, faults and key checks, for the
+        // integration tests and the engine benchmark; apps get it through RLMTesting.
         .target(
             name: "ModelSimulator",
             dependencies: [
@@ -47,6 +49,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Testing support for apps and for this package's own tests.
+        .target(name: "RLMTesting", dependencies: ["RLMKit", "ModelSimulator"]),
         // Checks the providers against a real model server (scripts/llama-integration.sh).
         .executableTarget(name: "ProviderCheck", dependencies: ["RLMKit"]),
         .executableTarget(
@@ -54,10 +58,10 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Benchmarks/EngineBench"
         ),
-        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
+        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess")]
+            dependencies: ["RLMKit", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess")]
         ),
     ]
 )
