@@ -18,7 +18,8 @@ extension REPLConfiguration {
 ///   - context: The REPL's `context` variable.
 ///   - sub: Answers `llm_query`, `llm_query_batched` and `rlm_query*` (as plain calls); nil answers each with an
 ///     error string, as a run without a sub model would.
-///   - configuration: The interpreter, sandbox and limits; ``RLMKit/REPLConfiguration/testing`` unless told.
+///   - configuration: The interpreter, sandbox and limits; `REPLConfiguration.testing` unless told.
+///   - body: Sends cells to the session; the REPL lives exactly as long as it does.
 public func withTestREPL<Result: Sendable>(context: RLMContext = .text(""), sub: (any LanguageModel)? = nil,
                                            configuration: REPLConfiguration = .testing,
                                            _ body: (REPLSession) async throws -> Result) async throws -> Result {

@@ -1,12 +1,12 @@
 import Foundation
 import RLMKit
 
-/// How ``RLMKit/RLM/test(_:_:)`` reaches the RLM's models.
+/// How `RLM.test(_:_:)` reaches the RLM's models.
 public enum RLMTestSetup: Sendable {
     /// The models answer in process: fastest, and enough for the app's own logic.
     case scripted
-    /// The same models served over HTTP by a ``ModelSimulator`` on 127.0.0.1, reached through
-    /// ``RLMKit/OpenAICompatibleModel``: the real client, its streaming and its error handling run too.
+    /// The same models served over HTTP by a `ModelSimulator` on 127.0.0.1, reached through
+    /// `OpenAICompatibleModel`: the real client, its streaming and its error handling run too.
     case wire
 }
 
@@ -17,7 +17,7 @@ public struct RLMTestClient: Sendable {
     /// The server in ``RLMTestSetup/wire`` (its request log and counters); nil in ``RLMTestSetup/scripted``.
     public let simulator: ModelSimulator?
 
-    /// Runs the RLM: see ``RLMKit/RLM/complete(query:context:onEvent:)``.
+    /// Runs the RLM: see `RLM.complete(query:context:onEvent:)`.
     public func complete(query: String, context: RLMContext,
                          onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
         try await rlm.complete(query: query, context: context, onEvent: onEvent)

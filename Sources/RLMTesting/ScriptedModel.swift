@@ -44,5 +44,5 @@ public final class ScriptedModel: LanguageModel {
     }
 }
 
-/// A reply that holds one ```` ```repl ```` code block with `code` in it: what a root model answers with.
+/// A reply that holds one code block marked `repl` with `code` in it: what a root model answers with.
 public func repl(_ code: String) -> String { "```repl\n\(code)\n```" }
