@@ -65,3 +65,9 @@ let package = Package(
         ),
     ]
 )
+
+// Swift Package Index builds the DocC catalogs (.spi.yml) with the documentation plugin; it sets SPI_GENERATE_DOCS.
+// Nothing else needs the plugin, so builds and CI do not fetch it. Locally: RLM_DOCS=1 swift package generate-documentation.
+if Context.environment["SPI_GENERATE_DOCS"] != nil || Context.environment["RLM_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}
