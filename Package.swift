@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RLMKit", targets: ["RLMKit"]),
+        // Scripted models, the OpenAI-wire simulator and a real REPL for apps that test their RLM code.
+        .library(name: "RLMTesting", targets: ["RLMTesting"]),
         .executable(name: "rlm", targets: ["rlm"]),
         .library(name: "RLMMCP", targets: ["RLMMCP"]),
     ],
@@ -61,8 +63,8 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
-        // A local OpenAI-wire model server with scripted replies and simulated latency,
-        // for integration tests and the engine benchmark. Never shipped as a product.
+        // A local OpenAI-wire model server with scripted replies, latency, faults and key checks, for the
+        // integration tests and the engine benchmark; apps get it through RLMTesting.
         .target(
             name: "ModelSimulator",
             dependencies: [
@@ -71,6 +73,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Testing support for apps and for this package's own tests.
+        .target(name: "RLMTesting", dependencies: ["RLMKit", "ModelSimulator"]),
         // Checks the providers against a real model server (scripts/llama-integration.sh).
         .executableTarget(name: "ProviderCheck", dependencies: ["RLMKit"]),
         .executableTarget(
@@ -84,11 +88,17 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator"],
             path: "Benchmarks/SessionBench"
         ),
-        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
+        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "RLMMCP", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
+            dependencies: ["RLMKit", "RLMMCP", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
                            .product(name: "MCP", package: "swift-sdk")]
         ),
     ]
 )
+
+// Swift Package Index builds the DocC catalogs (.spi.yml) with the documentation plugin; it sets SPI_GENERATE_DOCS.
+// Nothing else needs the plugin, so builds and CI do not fetch it. Locally: RLM_DOCS=1 swift package generate-documentation.
+if Context.environment["SPI_GENERATE_DOCS"] != nil || Context.environment["RLM_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

@@ -3,6 +3,7 @@
 //
 //   swift build -c release && swift run -c release EngineBench [--context-mb 400] [--runs 3]
 //   swift run -c release EngineBench --fanout [--runs 3]      (sub-call fan-out against three servers)
+//   swift run -c release EngineBench --replicas [--runs 3]    (sub-calls over three replicas, one failing midway)
 import Foundation
 import ModelSimulator
 import RLMKit
@@ -45,6 +46,10 @@ guard FileManager.default.isExecutableFile(atPath: rlmBinary) else {
 }
 if CommandLine.arguments.dropFirst().first == "--fanout" {
     try await FanOutBench(arguments: Array(CommandLine.arguments.dropFirst(2)), rlmBinary: rlmBinary).run()
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "--replicas" {
+    try await ReplicaBench(arguments: Array(CommandLine.arguments.dropFirst(2)), rlmBinary: rlmBinary).run()
     exit(0)
 }
 let options = Options(arguments: CommandLine.arguments)

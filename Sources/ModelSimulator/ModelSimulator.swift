@@ -43,8 +43,10 @@ public final class ModelSimulator: Sendable {
 
     /// Starts listening on 127.0.0.1 at an ephemeral port. `models` is what `GET /v1/models` lists; `kind` says
     /// which real server's context-window routes it answers too.
+    /// `apiKey`, when given, is the key every request must carry (`Authorization: Bearer KEY`, or `x-api-key` on
+    /// the Anthropic route); a request without it gets the 401 each provider sends for a wrong key.
     public static func start(models: [String] = ["simulated-model"], kind: SimulatedServerKind = .plain,
-                             handler: @escaping Handler) async throws -> ModelSimulator {
+                             apiKey: String? = nil, handler: @escaping Handler) async throws -> ModelSimulator {
         let counters = CounterBox()
         let open = OpenConnections()
         // A plain channel handler per connection, not an async channel: a connection accepted while the server is
@@ -57,7 +59,8 @@ public final class ModelSimulator: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(models: models, kind: kind, handler: handler, counters: counters, open: open))
+                        ConnectionHandler(route: Route(models: models, kind: kind, apiKey: apiKey, handler: handler),
+                                          counters: counters, open: open))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -104,97 +107,29 @@ public final class ModelSimulator: Sendable {
         openConnections.closeAll()
     }
 
-    /// Reads one request at a time, answers it from the handler in a task, and writes the reply back on the
-    /// connection's event loop (HTTPServerPipelineHandler keeps requests in order on a kept-alive connection).
-    final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        private let models: [String]
-        private let kind: SimulatedServerKind
-        private let handler: Handler
-        private let counters: CounterBox
-        private let open: OpenConnections
-        // Touched only on the channel's event loop.
-        private var head: HTTPRequestHead?
-        private var body = ByteBuffer()
-
-        init(models: [String], kind: SimulatedServerKind, handler: @escaping Handler, counters: CounterBox,
-             open: OpenConnections) {
-            self.models = models
-            self.kind = kind
-            self.handler = handler
-            self.counters = counters
-            self.open = open
-        }
-
-        func channelActive(context: ChannelHandlerContext) {
-            open.add(context.channel)
-            context.fireChannelActive()
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            open.remove(context.channel)
-            context.fireChannelInactive()
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let requestHead):
-                head = requestHead
-                body.clear()
-            case .body(var chunk):
-                body.writeBuffer(&chunk)
-            case .end:
-                guard let requestHead = head else { return }
-                head = nil
-                let requestBody = body
-                let (models, kind, handler, counters) = (self.models, self.kind, self.handler, self.counters)
-                let loop = context.eventLoop
-                let bound = NIOLoopBound(context, eventLoop: loop)
-                Task {
-                    let (status, payload, extraHeaders, isStream) = await ModelSimulator.respond(
-                        to: requestHead, body: requestBody, models: models, kind: kind, handler: handler, counters: counters)
-                    loop.execute {
-                        let context = bound.value
-                        guard context.channel.isActive else { return }
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: isStream ? "text/event-stream" : "application/json")
-                        headers.add(name: "Content-Length", value: String(payload.utf8.count))
-                        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-                        let responseHead = HTTPResponseHead(version: requestHead.version, status: .init(statusCode: status),
-                                                            headers: headers)
-                        context.write(NIOAny(HTTPServerResponsePart.head(responseHead)), promise: nil)
-                        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
-                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-                    }
-                }
-            }
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            context.close(promise: nil)
-        }
-    }
-
-    private static func respond(to head: HTTPRequestHead, body: ByteBuffer, models: [String], kind: SimulatedServerKind,
-                                handler: Handler, counters: CounterBox) async -> (Int, String, [(String, String)], Bool) {
+    static func respond(to head: HTTPRequestHead, body: ByteBuffer, route: Route,
+                        counters: CounterBox) async -> SimulatedResponse {
+        let (models, kind, handler) = (route.models, route.kind, route.handler)
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         let authorization = head.headers.first(name: "Authorization") ?? head.headers.first(name: "x-api-key")
         counters.withLock { $0.log.append(LoggedRequest(method: head.method.rawValue, path: path, authorization: authorization)) }
+        if let refusal = route.refusal(authorization: head.headers.first(name: "Authorization"),
+                                       apiKeyHeader: head.headers.first(name: "x-api-key"), path: path) {
+            return refusal
+        }
         if let discovery = kind.discoveryReply(method: head.method.rawValue, path: path,
                                                body: Data(body.readableBytesView), models: models) {
-            return (discovery.status, json(discovery.json), [], false)
+            return SimulatedResponse(discovery.status, json(discovery.json), [], false)
         }
         if head.method == .GET && path.hasSuffix("/models") {
             let list = models.map { id in
                 ["id": id, "object": "model", "owned_by": "simulator"].merging(kind.modelListFields(for: id)) { $1 }
             }
-            return (200, json(["object": "list", "data": list]), [], false)
+            return SimulatedResponse(200, json(["object": "list", "data": list]), [], false)
         }
         let isAnthropic = path.hasSuffix("/v1/messages")
         guard head.method == .POST && (path.hasSuffix("/chat/completions") || isAnthropic) else {
-            return (404, json(["error": ["message": "no route for \(head.method) \(path)"]]), [], false)
+            return SimulatedResponse(404, json(["error": ["message": "no route for \(head.method) \(path)"]]), [], false)
         }
         struct Wire: Decodable {
             var model: String
@@ -208,11 +143,11 @@ public final class ModelSimulator: Sendable {
             }
         }
         guard var wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else {
-            return (400, json(["error": ["message": "request body is not a chat request"]]), [], false)
+            return SimulatedResponse(400, json(["error": ["message": "request body is not a chat request"]]), [], false)
         }
         if isAnthropic {
             guard wire.maxTokens != nil, head.headers.first(name: "anthropic-version") != nil else {
-                return (400, json(["type": "error", "error": ["type": "invalid_request_error",
+                return SimulatedResponse(400, json(["type": "error", "error": ["type": "invalid_request_error",
                                                               "message": "max_tokens and anthropic-version are required"]]), [], false)
             }
             if let system = wire.system { wire.messages.insert(.init(role: "system", content: system), at: 0) }
@@ -230,24 +165,30 @@ public final class ModelSimulator: Sendable {
         let reply = await handler(request)
         if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
         counters.withLock { $0.inFlight -= 1 }
-        if let raw = reply.rawBody { return (reply.status, raw, reply.headers, reply.rawBodyIsStream) }
+        if let raw = reply.rawBody {
+            return SimulatedResponse(reply.status, raw, reply.headers, reply.rawBodyIsStream).pacing(as: reply)
+        }
         if reply.status != 200 {
             let message = reply.errorMessage ?? "error"
             guard isAnthropic else {
-                return (reply.status, json(["error": ["message": message, "type": "simulated"]]), reply.headers, false)
+                return SimulatedResponse(reply.status, json(["error": ["message": message, "type": "simulated"]]), reply.headers, false)
+                    .pacing(as: reply)
             }
             let type = anthropicErrorTypes[reply.status] ?? (reply.status >= 500 ? "api_error" : "invalid_request_error")
-            return (reply.status, json(["type": "error", "error": ["type": type, "message": message]]), reply.headers, false)
+            return SimulatedResponse(reply.status, json(["type": "error", "error": ["type": type, "message": message]]), reply.headers, false)
+                .pacing(as: reply)
         }
         let promptTokens = reply.promptTokens ?? wire.messages.reduce(0) { $0 + $1.content.count / 4 }
         let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
         if isAnthropic {
-            return (200, anthropicBody(reply, model: wire.model, promptTokens: promptTokens,
-                                       completionTokens: completionTokens, stream: stream), reply.headers, stream)
+            return SimulatedResponse(200, events: anthropicBody(reply, model: wire.model, promptTokens: promptTokens,
+                                                                completionTokens: completionTokens, stream: stream),
+                                     reply.headers, stream).pacing(as: reply)
         }
         if stream {
-            return (200, openAIStream(reply, model: wire.model, promptTokens: promptTokens,
-                                      completionTokens: completionTokens), reply.headers, true)
+            return SimulatedResponse(200, events: openAIStream(reply, model: wire.model, promptTokens: promptTokens,
+                                                               completionTokens: completionTokens), reply.headers, true)
+                .pacing(as: reply)
         }
         var completion: [String: Any] = [
             "id": "chatcmpl-sim", "object": "chat.completion", "created": 0, "model": wire.model,
@@ -258,7 +199,7 @@ public final class ModelSimulator: Sendable {
             completion["usage"] = ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
                                    "total_tokens": promptTokens + completionTokens]
         }
-        return (200, json(completion), reply.headers, false)
+        return SimulatedResponse(200, json(completion), reply.headers, false).pacing(as: reply)
     }
 
     /// The error types of Anthropic's API by HTTP status, as its error documentation lists them.
@@ -278,7 +219,7 @@ public final class ModelSimulator: Sendable {
         return result
     }
 
-    private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> String {
+    private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> [String] {
         var events = pieces(of: reply.text).map { piece in
             json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
                   "choices": [["index": 0, "delta": ["content": piece]]]])
@@ -289,18 +230,18 @@ public final class ModelSimulator: Sendable {
             events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model, "choices": [Any](),
                                 "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]]))
         }
-        return events.map { "data: \($0)\n\n" }.joined() + "data: [DONE]\n\n"
+        return events.map { "data: \($0)\n\n" } + ["data: [DONE]\n\n"]
     }
 
     private static func anthropicBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
-                                      stream: Bool) -> String {
+                                      stream: Bool) -> [String] {
         let stopReason = reply.finishReason == "length" ? "max_tokens" : "end_turn"
         let usage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": completionTokens]]
         guard stream else {
-            return json(["id": "msg_sim", "type": "message", "role": "assistant", "model": model,
+            return [json(["id": "msg_sim", "type": "message", "role": "assistant", "model": model,
                          "content": [["type": "thinking", "thinking": "(simulated thoughts)", "signature": "x"],
                                      ["type": "text", "text": reply.text]],
-                         "stop_reason": stopReason].merging(usage) { $1 })
+                         "stop_reason": stopReason].merging(usage) { $1 })]
         }
         let startUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": 1]]
         let endUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["output_tokens": completionTokens]]
@@ -318,10 +259,10 @@ public final class ModelSimulator: Sendable {
         events.append(("content_block_stop", ["type": "content_block_stop", "index": 1]))
         events.append(("message_delta", ["type": "message_delta", "delta": ["stop_reason": stopReason]].merging(endUsage) { $1 }))
         events.append(("message_stop", ["type": "message_stop"]))
-        return events.map { "event: \($0.0)\ndata: \(json($0.1))\n\n" }.joined()
+        return events.map { "event: \($0.0)\ndata: \(json($0.1))\n\n" }
     }
 
-    private static func json(_ value: Any) -> String {
+    static func json(_ value: Any) -> String {
         guard let data = try? JSONSerialization.data(withJSONObject: value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }

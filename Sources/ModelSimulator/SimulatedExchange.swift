@@ -48,6 +48,13 @@ public struct SimulatedReply: Sendable {
     public var delay: Duration
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: [(String, String)] = []
+    /// Pause between the events of a streamed reply: the stream arrives piece by piece, as from a real model.
+    public var eventPause: Duration = .zero
+    /// Close the connection after this many events (body pieces) without ending the response: a stream that
+    /// breaks midway; 0 hangs up without any reply.
+    public var breaksAfterEvents: Int?
+    /// The events of a ``rawStream(_:)``, so they can be paced one by one.
+    var rawEvents: [String]?
 
     public init(text: String, finishReason: String = "stop", promptTokens: Int? = nil, completionTokens: Int? = nil,
                 delay: Duration = .zero) {
@@ -79,6 +86,28 @@ public struct SimulatedReply: Sendable {
     public static func rawStream(_ events: [String]) -> SimulatedReply {
         var reply = raw(events.map { $0 + "\n\n" }.joined())
         reply.rawBodyIsStream = true
+        reply.rawEvents = events
+        return reply
+    }
+
+    /// The connection is closed without a reply, as by a server process that crashed mid-request.
+    public static func hangUp() -> SimulatedReply {
+        var reply = SimulatedReply(text: "")
+        reply.breaksAfterEvents = 0
+        return reply
+    }
+
+    /// This reply, streamed with `pause` between its events (when the client asks for a stream).
+    public func pacingEvents(every pause: Duration) -> SimulatedReply {
+        var reply = self
+        reply.eventPause = pause
+        return reply
+    }
+
+    /// This reply, cut off after `count` events by closing the connection (a stream that fails midway).
+    public func breakingOff(afterEvents count: Int) -> SimulatedReply {
+        var reply = self
+        reply.breaksAfterEvents = max(0, count)
         return reply
     }
 

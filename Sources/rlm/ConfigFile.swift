@@ -23,6 +23,8 @@ struct ConfigFile {
     var limits: [Limit: Double] = [:]
     /// Further model names the model's code may ask for (`models = [...]`).
     var models: [String]?
+    /// Sub-calls in flight at once on each sub-model replica (`sub_replica_concurrency`).
+    var subReplicaConcurrency: Int?
     var prices: [String: ModelPrice] = [:]
     /// Host tools backed by commands (`[tools.NAME]`, see ``ToolSettings``).
     var tools: [String: ToolSettings] = [:]
@@ -51,6 +53,7 @@ struct ConfigFile {
         merged.tools.merge(tools) { _, upper in upper }
         merged.sources.merge(sources) { _, upper in upper }
         if let models { merged.models = models }
+        if let subReplicaConcurrency { merged.subReplicaConcurrency = subReplicaConcurrency }
         return merged
     }
 
@@ -75,6 +78,23 @@ struct ConfigFile {
             firstLines[key] = entry.line
             if key.count == 1, let reason = refusedKeys[key[0]] {
                 throw fail("'\(key[0])' cannot be set in a config file: \(reason)")
+            } else if key == ["sub_base_url"], case .array(let items) = entry.value {
+                // Replicas of the sub model: the same as a comma-separated list.
+                let urls = try items.map { item in
+                    guard case .string(let url) = item, !url.isEmpty, !url.contains(",") else {
+                        throw fail("sub_base_url must be a quoted URL or an array of them, like sub_base_url = [\"http://gpu1:8000/v1\", \"http://gpu2:8000/v1\"]")
+                    }
+                    return url
+                }
+                guard !urls.isEmpty else { throw fail("sub_base_url lists no replicas") }
+                config.settings["sub_base_url"] = urls.joined(separator: ",")
+                config.sources["sub_base_url"] = path
+            } else if key == ["sub_replica_concurrency"] {
+                guard case .number(let raw) = entry.value, let number = Int(raw), number >= 1 else {
+                    throw fail("sub_replica_concurrency must be a whole number of at least 1")
+                }
+                config.subReplicaConcurrency = number
+                config.sources["sub_replica_concurrency"] = path
             } else if key.count == 1, endpointKeys.contains(key[0]) || modelKeys.contains(key[0]) {
                 guard case .string(let text) = entry.value else { throw fail("\(key[0]) must be a quoted string, not \(entry.value.kindName)") }
                 config.settings[key[0]] = text
@@ -113,7 +133,7 @@ struct ConfigFile {
     }
 
     private static var knownKeys: String {
-        (endpointKeys + modelKeys + ["models"] + Limit.allCases.map(\.rawValue)).sorted().joined(separator: ", ")
+        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency"] + Limit.allCases.map(\.rawValue)).sorted().joined(separator: ", ")
     }
 
     private static func limitValue(_ value: TOMLSubset.Value, limit: Limit, fail: (String) -> CLIFailure) throws -> Double {

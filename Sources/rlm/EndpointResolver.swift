@@ -59,6 +59,10 @@ struct ResolvedEndpoint {
     var baseURL: String
     var apiKey: String?
     var model: String
+    /// Every replica's base URL when the endpoint lists several (`baseURL` is the first); empty for one server.
+    var replicaBaseURLs: [String] = []
+    /// Requests in flight at once on each replica; nil for no limit beyond the run's.
+    var replicaConcurrency: Int?
 
     /// The provider's public API needs a key; saying so here beats a refused request (or an unreachable host) later.
     func checkedForKey() throws -> ResolvedEndpoint {
@@ -67,6 +71,7 @@ struct ResolvedEndpoint {
     }
 
     func makeModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
+        if replicaBaseURLs.count > 1 { return makeReplicatedModel(requestTimeout: requestTimeout, retry: retry) }
         switch provider {
         case .anthropic:
             return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
@@ -198,16 +203,23 @@ struct EndpointResolver {
     }
 
     func resolveSub(root: ResolvedEndpoint, provider flagProvider: String?, baseURL flagBaseURL: String?,
-                    model flagModel: String?, apiKeyVariable: String?) throws -> ResolvedEndpoint? {
+                    model flagModel: String?, apiKeyVariable: String?,
+                    replicaConcurrency: Int? = nil) throws -> ResolvedEndpoint? {
         let provider = try value(flagProvider, "RLM_SUB_PROVIDER", config: "sub_provider").map(Provider.init(checking:)) ?? root.provider
         let baseURL = value(flagBaseURL, "RLM_SUB_BASE_URL", config: "sub_base_url")
         let model = value(flagModel, "RLM_SUB_MODEL", config: "sub_model")
         let keyVariable = apiKeyVariable ?? config.settings["sub_api_key_env"]
         guard baseURL != nil || model != nil || keyVariable != nil || provider != root.provider else { return nil }
-        if let baseURL { try Self.checkURL(baseURL, setting: "--sub-base-url / RLM_SUB_BASE_URL") }
+        for url in (baseURL.map(Self.splitReplicaList) ?? []) where !url.isEmpty {
+            try Self.checkURL(url, setting: "--sub-base-url / RLM_SUB_BASE_URL")
+        }
         let key = keyVariable != nil || provider != root.provider
             ? try apiKey(fromVariable: keyVariable, provider: provider, configKey: "sub_api_key_env") : root.apiKey
         let base = baseURL ?? (provider == root.provider ? root.baseURL : provider.publicBaseURL)
+        if let replicas = try Self.replicaURLs(base, provider: provider) {
+            return ResolvedEndpoint(provider: provider, baseURL: replicas[0], apiKey: key, model: model ?? root.model,
+                                    replicaBaseURLs: replicas, replicaConcurrency: replicaConcurrency)
+        }
         return try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key,
                                     model: model ?? root.model).checkedForKey()
     }

@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     var model: String?
     @Option(help: "Model behind llm_query; defaults to the root model. [RLM_SUB_MODEL]")
     var subModel: String?
-    @Option(help: "Base URL for the sub model; defaults to the root's. [RLM_SUB_BASE_URL]")
+    @Option(help: "Base URL for the sub model; defaults to the root's. A comma-separated list names replicas of the same model: sub-calls go to the least busy one. [RLM_SUB_BASE_URL]")
     var subBaseURL: String?
     @Option(help: "Provider of the sub model. [RLM_SUB_PROVIDER]")
     var subProvider: String?
@@ -32,11 +32,14 @@ struct ModelOptions: ParsableArguments {
     var requestTimeout: Double = 600
     @Option(help: "Attempts per model request on rate limits, server errors and timeouts.")
     var maxRetries = 5
+    @Option(help: "Sub-calls in flight at once on each sub-model replica listed in --sub-base-url (default: no limit beyond --max-concurrency). [rlm.toml: sub_replica_concurrency]")
+    var subReplicaConcurrency: Int?
 
     func validate() throws {
         guard requestTimeout.isFinite, requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds.") }
         guard requestTimeout <= Limit.maxSeconds else { throw ValidationError("--request-timeout must be at most \(Int(Limit.maxSeconds)) seconds.") }
         guard maxRetries >= 1 else { throw ValidationError("--max-retries must be at least 1 (one attempt).") }
+        if let subReplicaConcurrency, subReplicaConcurrency < 1 { throw ValidationError("--sub-replica-concurrency must be at least 1.") }
         if let modelWindow, modelWindow < 1_024 { throw ValidationError("--model-window must be at least 1024 tokens.") }
         if let subWindow, subWindow < 256 { throw ValidationError("--sub-window must be at least 256 tokens.") }
         if let empty = allowedModels.first(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
@@ -51,7 +54,8 @@ struct ModelOptions: ParsableArguments {
         var resolver = EndpointResolver(environment: environment, config: config)
         let root = try await resolver.resolveRoot(provider: provider, baseURL: baseURL, model: model, apiKeyVariable: apiKeyEnv)
         let sub = try resolver.resolveSub(root: root, provider: subProvider, baseURL: subBaseURL, model: subModel,
-                                          apiKeyVariable: subApiKeyEnv)
+                                          apiKeyVariable: subApiKeyEnv,
+                                          replicaConcurrency: subReplicaConcurrency ?? config.subReplicaConcurrency)
         return (root, sub, resolver.notices)
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import ModelSimulator
+import RLMTesting
 import Synchronization
 import Testing
 

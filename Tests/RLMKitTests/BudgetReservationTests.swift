@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Budgets hold within a batch; models named in code must be configured; prices are exact.
 @Suite(.serialized) struct BudgetReservationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// The driver survives stray interrupts, refuses data JSON cannot carry, and never drops a message it cannot read.
 @Suite(.serialized) struct DriverRobustnessTests {

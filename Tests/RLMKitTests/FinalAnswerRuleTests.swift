@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Only code that finishes cleanly submits; a bare FINAL falls back to its literal text only when it is not Python.
 @Suite(.serialized) struct FinalAnswerRuleTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Prompt profiles: chosen from the model's name, added to the system prompt, and never applied on top
 /// of a system prompt the user replaced.

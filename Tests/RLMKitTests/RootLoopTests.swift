@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// The root loop against a scripted root model and the real Python REPL.
 @Suite(.serialized) struct RootLoopTests {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Failures mid-run, context windows, and the smaller rules of the loop.
 @Suite(.serialized) struct RunFailureTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Stopping stops billing: sub-calls belong to the cell that made them, and end with it.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct SubCallCancellationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Recursion, budgets over the whole tree, and history compaction, against the real REPL.
 @Suite(.serialized) struct TreeAndBudgetTests {

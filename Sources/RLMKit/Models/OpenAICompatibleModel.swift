@@ -42,7 +42,7 @@ public struct OpenAICompatibleModel: LanguageModel {
     }
 
     /// The context window the server runs this model with, asked of llama.cpp, Ollama, LM Studio and vLLM on this
-    /// machine or a private network (see ``ContextWindowProbe``); nil for public APIs and servers that do not say.
+    /// machine or a private network (see `ContextWindowProbe`); nil for public APIs and servers that do not say.
     public func discoverContextWindow() async -> DiscoveredContextWindow? {
         await ContextWindowProbe.discover(baseURL: baseURL, model: name, apiKey: apiKey)
     }

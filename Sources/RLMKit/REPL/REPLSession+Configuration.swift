@@ -33,53 +33,5 @@ public struct REPLConfiguration: Sendable {
     }
 }
 
-/// What one code block did.
-public struct CellOutcome: Sendable {
-    public var stdout: String
-    public var stderr: String
-    /// Characters the block wrote to stdout / stderr in all, before truncation.
-    public var stdoutTotal: Int
-    public var stderrTotal: Int
-    /// The block raised an exception (or was interrupted).
-    public var failed: Bool
-    /// The name of the exception the block raised (`NameError`, `SyntaxError`…), if any.
-    public var errorType: String?
-    /// The block ran past the cell timeout and was interrupted.
-    public var timedOut: Bool
-    /// The interpreter died or had to be killed; a fresh one with `context` reloaded has taken its place.
-    public var interpreterRestarted: Bool
-    /// Why the interpreter died, when it did.
-    public var deathReason: String?
-    /// The answer this block submitted, if any.
-    public var final: String?
-    public var finalSource: String?
-    public var restoredNames: [String]
-    public var seconds: Double
-}
-
-/// Failures of the REPL process that end a run.
-public enum REPLError: Error, CustomStringConvertible, Sendable {
-    case driverMissing
-    case contextUnloadable(String)
-    case startFailed(String)
-    case tooManyRestarts(Int, String)
-    case closed
-
-    public var description: String {
-        switch self {
-        case .driverMissing:
-            return "the REPL driver script (rlm_driver.py) is missing from the RLMKit resources; reinstall rlm."
-        case .contextUnloadable(let detail):
-            return "the REPL could not load the context: \(detail)"
-        case .startFailed(let detail):
-            return "the Python REPL process did not start: \(detail)"
-        case .tooManyRestarts(let count, let last):
-            return "the Python interpreter died \(count) times in this run (last: \(last)); giving up."
-        case .closed:
-            return "the REPL session has already been shut down."
-        }
-    }
-}
-
 /// Handles a sub-call request from the model's code; returns one string per prompt, in order.
 public typealias SubCallHandler = @Sendable (SubCallRequest) async -> [String]

@@ -8,7 +8,7 @@ import Darwin
 
 /// One persistent Python interpreter holding `context`, driven over a private Unix socket.
 ///
-/// Start it with ``withSession(configuration:interpreter:sandbox:context:subCalls:body:)``; the process (and any
+/// Start it with ``withSession(context:configuration:subCalls:_:)``; the process (and any
 /// restarted successor) lives exactly as long as the body. Sub-calls the code makes belong to the cell that made
 /// them: an interrupted cell, a cell that ends without waiting for them, or a dead interpreter cancels them.
 public actor REPLSession {

@@ -1,0 +1,23 @@
+/// Failures of the REPL process that end a run.
+public enum REPLError: Error, CustomStringConvertible, Sendable {
+    case driverMissing
+    case contextUnloadable(String)
+    case startFailed(String)
+    case tooManyRestarts(Int, String)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .driverMissing:
+            return "the REPL driver script (rlm_driver.py) is missing from the RLMKit resources; reinstall rlm."
+        case .contextUnloadable(let detail):
+            return "the REPL could not load the context: \(detail)"
+        case .startFailed(let detail):
+            return "the Python REPL process did not start: \(detail)"
+        case .tooManyRestarts(let count, let last):
+            return "the Python interpreter died \(count) times in this run (last: \(last)); giving up."
+        case .closed:
+            return "the REPL session has already been shut down."
+        }
+    }
+}
