@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         // Already in the graph through AsyncHTTPClient; the CLI takes SHA-256 from it for `rlm trust`.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -28,11 +31,23 @@ let package = Package(
             ],
             resources: [.copy("REPL/Resources/rlm_driver.py")]
         ),
+        // `rlm serve`: the OpenAI-compatible HTTP face of the engine, kept out of RLMKit.
+        .target(
+            name: "RLMServer",
+            dependencies: [
+                "RLMKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The command-line interface.
         .executableTarget(
             name: "rlm",
             dependencies: [
                 "RLMKit",
+                "RLMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -54,10 +69,18 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Benchmarks/EngineBench"
         ),
+        // Server overhead against RLMKit called directly, and a large context asked three times.
+        .executableTarget(
+            name: "ServeBench",
+            dependencies: ["RLMKit", "RLMServer", "ModelSimulator",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Benchmarks/ServeBench"
+        ),
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess")]
+            dependencies: ["RLMKit", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
     ]
 )
