@@ -46,7 +46,7 @@ struct ServedProcess {
         let bytes = try await response.body.collect(upTo: 64 << 20)
         let seconds = (ContinuousClock.now - start).seconds
         guard response.status == .ok else { throw BenchFailure("status \(response.status.code): \(String(buffer: bytes))") }
-        return (seconds, try JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] ?? [:])
+        return (seconds, try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any] ?? [:])
     }
 }
 

@@ -17,20 +17,20 @@ let binary = arguments[2]
 func argument(_ index: Int, default value: Int) -> Int { arguments.count > index ? Int(arguments[index]) ?? value : value }
 
 let answerCode = "```repl\nFINAL(f'{len(context)} chars')\n```"
+let latencyMS = arguments[1] == "overhead" ? argument(5, default: 20) : 20
 let simulator = try await ModelSimulator.start(models: ["root"]) { _ in
-    SimulatedReply(text: answerCode, promptTokens: 200, completionTokens: 20,
-                   delay: .milliseconds(arguments[1] == "overhead" ? argument(5, default: 20) : 20))
+    SimulatedReply(text: answerCode, promptTokens: 200, completionTokens: 20, delay: .milliseconds(latencyMS))
 }
 let environment = ["RLM_BASE_URL": simulator.baseURL, "RLM_MODEL": "root"]
 
 if arguments[1] == "overhead" {
     let requests = argument(3, default: 256)
     let width = argument(4, default: 32)
-    print("server overhead: \(requests) requests, \(width) at once, simulated model latency \(argument(5, default: 20)) ms, tiny contexts")
+    print("server overhead: \(requests) requests, \(width) at once, simulated model latency \(latencyMS) ms, tiny contexts")
 
     // RLMKit called directly, each run over its own tiny context.
     let rlm = RLM(rootModel: OpenAICompatibleModel(name: "root", baseURL: simulator.baseURL))
-    _ = try await concurrently(width, width: width) { index in try await rlm.complete(query: "q", context: .text("warm \(index)")) }
+    _ = try await concurrently(width, width: width) { index in _ = try await rlm.complete(query: "q", context: .text("warm \(index)")) }
     let directStart = ContinuousClock.now
     let direct = try await concurrently(requests, width: width) { index -> Double in
         let start = ContinuousClock.now
@@ -46,7 +46,7 @@ if arguments[1] == "overhead" {
             environment: environment)
         defer { Task { await served.stop() } }
         _ = try await concurrently(width, width: width) { index in
-            try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "q"]], "context": "warm \(index)"])
+            _ = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "q"]], "context": "warm \(index)"])
         }
         let start = ContinuousClock.now
         let replies = try await concurrently(requests, width: width) { index -> (Double, Double) in

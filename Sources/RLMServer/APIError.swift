@@ -62,32 +62,43 @@ struct APIError: Error, HTTPResponseError, Sendable {
     }
 }
 
-/// Turns every other failure (an unknown route, a body too large, an unexpected error) into the same shape,
-/// and counts it.
+/// Turns every failure (ours, an unknown route, a body too large) into that shape, and counts it.
+///
+/// A chat completion watches its connection for the client going away, after which Hummingbird closes the
+/// connection; its response says `Connection: close`, so clients do not send the next request on it.
 struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
     let maxRequestBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
         do {
-            return try await next(request, context)
-        } catch let error as APIError {
-            metrics.recordError(type: error.code ?? error.type)
-            throw error
-        } catch let error as HTTPError {
-            let mapped: APIError = switch error.status {
-            case .notFound:
-                .notFound("no route \(request.method) \(request.uri.path). The server offers POST /v1/chat/completions, GET /v1/models, GET /healthz and GET /metrics.", code: "unknown_url")
-            case .contentTooLarge: .tooLarge(limit: maxRequestBytes)
-            case .methodNotAllowed:
-                APIError(status: .methodNotAllowed, message: "\(request.method) is not allowed on \(request.uri.path).",
-                         type: "invalid_request_error", code: "method_not_allowed")
-            default:
-                APIError(status: error.status, message: error.body ?? error.status.reasonPhrase,
-                         type: error.status.code < 500 ? "invalid_request_error" : "server_error")
-            }
+            response = try await next(request, context)
+        } catch {
+            let mapped = map(error, request: request)
             metrics.recordError(type: mapped.code ?? mapped.type)
-            throw mapped
+            response = try mapped.response(from: request, context: context)
+        }
+        if request.uri.path == "/v1/chat/completions" { response.headers[.connection] = "close" }
+        return response
+    }
+
+    private func map(_ error: any Error, request: Request) -> APIError {
+        if let error = error as? APIError { return error }
+        guard let error = error as? HTTPError else {
+            return APIError(status: .internalServerError, message: "the server failed: \(error).", type: "server_error")
+        }
+        switch error.status {
+        case .notFound:
+            return .notFound("no route \(request.method) \(request.uri.path). The server offers POST /v1/chat/completions, GET /v1/models, GET /healthz and GET /metrics.", code: "unknown_url")
+        case .contentTooLarge:
+            return .tooLarge(limit: maxRequestBytes)
+        case .methodNotAllowed:
+            return APIError(status: .methodNotAllowed, message: "\(request.method) is not allowed on \(request.uri.path).",
+                            type: "invalid_request_error", code: "method_not_allowed")
+        default:
+            return APIError(status: error.status, message: error.body ?? error.status.reasonPhrase,
+                            type: error.status.code < 500 ? "invalid_request_error" : "server_error")
         }
     }
 }

@@ -6,28 +6,38 @@ extension ChatCompletionHandler {
     /// A `text/event-stream` of `chat.completion.chunk`s: the role, progress chunks while the run goes, the answer,
     /// a last chunk with `finish_reason` and the `rlm` summary, the usage chunk when `stream_options.include_usage`
     /// asks for it, and `data: [DONE]`. A failure after the stream began comes as `data: {"error": …}`.
-    func streamingResponse(_ run: AdmittedRun, request: Request, includeUsage: Bool) -> Response {
+    ///
+    /// A comment line goes out every second while the run goes: when the client has gone, that write fails, which
+    /// cancels the run.
+    func streamingResponse(_ run: AdmittedRun, includeUsage: Bool) -> Response {
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let (chunks, continuation) = AsyncStream<ChatCompletionChunk>.makeStream()
+            let (events, continuation) = AsyncStream<ByteBuffer>.makeStream()
             let tally = TallyBox()
             let onEvent: @Sendable (RLMEvent) -> Void = { event in
-                if let progress = tally.add(event) { continuation.yield(run.chunk(progress: progress)) }
+                if let progress = tally.add(event) { continuation.yield(Self.event(run.chunk(progress: progress))) }
             }
-            let completed: Result<RunOutcome, APIError> = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await writer.write(Self.event(run.chunk(delta: .init(role: "assistant", content: ""))))
-                return try await withThrowingTaskGroup(of: Result<RunOutcome, APIError>.self) { group in
-                    group.addTask {
-                        defer { continuation.finish() }
-                        do {
-                            return .success(try await execute(run, onEvent: onEvent))
-                        } catch let error as APIError {
-                            return .failure(error)
-                        }
+            continuation.yield(Self.event(run.chunk(delta: .init(role: "assistant", content: ""))))
+            let completed = try await withThrowingTaskGroup(of: Result<RunOutcome, APIError>?.self) { group in
+                group.addTask {
+                    defer { continuation.finish() }
+                    do {
+                        return .success(try await execute(run, onEvent: onEvent))
+                    } catch let error as APIError {
+                        return .failure(error)
                     }
-                    for await chunk in chunks { try await writer.write(Self.event(chunk)) }
-                    return try await group.next()!
                 }
+                group.addTask {
+                    while case .enqueued = continuation.yield(ByteBuffer(string: ": running\n\n")) {
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                    return nil
+                }
+                // A failed write (the client went away) throws out of here, and the group cancels the run.
+                for await event in events { try await writer.write(event) }
+                var outcome: Result<RunOutcome, APIError>?
+                while let next = try await group.next() { outcome = outcome ?? next }
+                return outcome!
             }
             switch completed {
             case .success(let outcome):

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import RLMKit
 
 /// `POST /v1/chat/completions`: reads the request, admits it as a run, and answers it whole or as a stream.
@@ -11,12 +12,32 @@ struct ChatCompletionHandler: Sendable {
     let filesRoot: FilesRoot?
     let maxRequestBytes: Int
 
+    /// Reads the body inside Hummingbird's watch on the connection, so that a client that goes away while its
+    /// run goes cancels the run.
     func respond(to request: Request, context: some RequestContext) async throws -> Response {
-        let chat = try await decode(request)
-        guard chat.model == modelID else {
-            throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
-                                    code: "model_not_found", param: "model")
+        try await request.body.consumeWithCancellationOnInboundClose { body in
+            let chat = try await decode(body)
+            guard chat.model == modelID else {
+                throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
+                                        code: "model_not_found", param: "model")
+            }
+            let run = try await admit(chat)
+            if chat.stream == true {
+                return streamingResponse(run, includeUsage: chat.streamOptions?.includeUsage == true)
+            }
+            let outcome = try await execute(run, onEvent: nil)
+            let completion = ChatCompletion(
+                id: run.completionID, created: run.created, model: modelID,
+                choices: [.init(message: .init(content: outcome.result.answer), finishReason: outcome.finishReason)],
+                usage: CompletionUsage(outcome.result.totalUsage), rlm: outcome.summary)
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(completion))))
         }
+    }
+
+    /// Takes a run slot (or refuses with 429, or 503 while draining) and resolves the context; the slot is given
+    /// back by ``execute`` or here on failure.
+    private func admit(_ chat: ChatCompletionRequest) async throws -> AdmittedRun {
         let query = try chat.query()
         let id: UUID
         switch await gate.admit() {
@@ -26,28 +47,15 @@ struct ChatCompletionHandler: Sendable {
         }
         let started = ContinuousClock.now
         metrics.runStarted()
-        let resolved: ResolvedContext
         do {
-            resolved = try ResolvedContext.resolve(chat, filesRoot: filesRoot)
+            let resolved = try ResolvedContext.resolve(chat, filesRoot: filesRoot)
+            return AdmittedRun(id: id, query: query, context: resolved, started: started, model: modelID,
+                               completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+                               created: Int(Date().timeIntervalSince1970))
         } catch {
             await finish(id, started: started, outcome: .failed, result: nil)
             throw error
         }
-        let run = AdmittedRun(id: id, query: query, context: resolved, started: started, model: modelID,
-                              completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
-                              created: Int(Date().timeIntervalSince1970))
-        if chat.stream == true {
-            return streamingResponse(run, request: request, includeUsage: chat.streamOptions?.includeUsage == true)
-        }
-        let outcome = try await request.body.consumeWithCancellationOnInboundClose { _ in
-            try await execute(run, onEvent: nil)
-        }
-        let completion = ChatCompletion(
-            id: run.completionID, created: run.created, model: modelID,
-            choices: [.init(message: .init(content: outcome.result.answer), finishReason: outcome.finishReason)],
-            usage: CompletionUsage(outcome.result.totalUsage), rlm: outcome.summary)
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(completion))))
     }
 
     /// A run that holds a slot of the gate until ``finish`` gives it back.
@@ -61,13 +69,7 @@ struct ChatCompletionHandler: Sendable {
         var created: Int
     }
 
-    struct RunOutcome: Sendable {
-        var result: RLMResult
-        var loadSeconds: Double
-        var cached: Bool
-        var finishReason: String { result.status == .answered ? "stop" : "length" }
-        var summary: RunSummary { RunSummary(result, loadSeconds: loadSeconds, cached: cached) }
-    }
+    typealias RunOutcome = ContextRunner.Answered
 
     /// Runs the question in its own task, which the gate can cancel when a drain runs out of time and which a
     /// cancelled request (the client went away) cancels too: its model calls stop and its REPL is killed.
@@ -84,7 +86,7 @@ struct ChatCompletionHandler: Sendable {
             }
             await finish(run.id, started: run.started, outcome: answered.result.status == .answered ? .answered : .partial,
                          result: answered.result)
-            return RunOutcome(result: answered.result, loadSeconds: answered.loadSeconds, cached: answered.cached)
+            return answered
         } catch let error as APIError {
             throw error
         } catch {
@@ -104,8 +106,13 @@ struct ChatCompletionHandler: Sendable {
         await gate.release(id, seconds: Double(components.seconds) + Double(components.attoseconds) / 1e18)
     }
 
-    private func decode(_ request: Request) async throws -> ChatCompletionRequest {
-        let buffer = try await request.body.collect(upTo: maxRequestBytes)
+    private func decode(_ body: RequestBody) async throws -> ChatCompletionRequest {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxRequestBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge(limit: maxRequestBytes)
+        }
         do {
             return try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -12,6 +12,9 @@ struct ContextRunner: Sendable {
         var result: RLMResult
         var loadSeconds: Double
         var cached: Bool
+        /// `stop` for an answer, `length` for a partial answer that a limit cut short.
+        var finishReason: String { result.status == .answered ? "stop" : "length" }
+        var summary: RunSummary { RunSummary(result, loadSeconds: loadSeconds, cached: cached) }
     }
 
     func ask(_ query: String, context: ResolvedContext, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> Answered {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RLMKit
+import ServiceLifecycle
 
 /// An OpenAI-compatible HTTP server in front of an ``RLM``: `POST /v1/chat/completions` (whole or streamed),
 /// `GET /v1/models`, `GET /healthz` and `GET /metrics`, so any OpenAI client can use an RLM as a model.
@@ -71,11 +72,22 @@ public final class RLMServer: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
+        // Stopping is a graceful shutdown of Hummingbird: it stops accepting and lets the responses under way be
+        // written before it closes their connections.
+        let services = ServiceGroup(services: [app], logger: logger)
         let stopSignal = stop.stream
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            group.addTask { for await _ in stopSignal { break } }
-            _ = try await group.next()
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await services.run()
+                return true
+            }
+            group.addTask {
+                for await _ in stopSignal { break }
+                await services.triggerGracefulShutdown()
+                return false
+            }
+            // Serving ends the group (a failure to bind ends it at once; the stop task is then cancelled).
+            while let servingEnded = try await group.next(), !servingEnded {}
             group.cancelAll()
         }
         await cache.closeAll()
