@@ -79,6 +79,12 @@ let package = Package(
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Benchmarks/ServeBench"
         ),
+        // Three questions over one large context: a session against separate runs (see BENCHMARKS.md).
+        .executableTarget(
+            name: "SessionBench",
+            dependencies: ["RLMKit", "ModelSimulator"],
+            path: "Benchmarks/SessionBench"
+        ),
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
         .testTarget(
             name: "IntegrationTests",

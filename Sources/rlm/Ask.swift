@@ -32,24 +32,11 @@ struct Ask: AsyncParsableCommand {
     var models: ModelOptions
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
+    @OptionGroup(title: "REPL")
+    var repl: REPLOptions
 
     @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
     var stream = false
-    @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
-    var maxOutputChars = 20_000
-    @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
-    var python: String?
-    @Option(help: "Isolation of the REPL: strict (namespaces), basic (separate process + rlimits) or none. Default: strict when it works here, else basic with a warning.")
-    var sandbox: SandboxLevel?
-    @Option(help: "Memory cap of the REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
-    var replMemoryMb: Int?
-    @Option(help: "CPU seconds the REPL process may use in all (default: no cap; cells still time out).")
-    var replCpuSeconds: Int?
-    @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
-    var systemPrompt: String?
-    @Option(help: "Tune the system prompt for the root model: standard, frugal (fewer, larger sub-calls) or small (small local models). Default: chosen from the model's name.")
-    var promptProfile: PromptProfile?
-
     @Option(help: "Where to write the JSON-lines trajectory (default: ~/.cache/rlm/runs/).")
     var log: String?
     @Flag(help: "Write no trajectory log.")
@@ -58,9 +45,6 @@ struct Ask: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard maxOutputChars >= 100 else { throw ValidationError("--max-output-chars must be at least 100.") }
-        if let replMemoryMb, replMemoryMb < 64 { throw ValidationError("--repl-memory-mb must be at least 64.") }
-        if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
         if log != nil && noLog { throw ValidationError("--log and --no-log contradict each other; pass one.") }
     }
 
@@ -86,45 +70,20 @@ struct Ask: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let input = try ContextArgument.load(context)
         defer { input.cleanUp() }
-        let systemPromptText = try systemPrompt.map { path -> String in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw CLIFailure.configuration("cannot read the system prompt file \(path). Check the path given to --system-prompt.")
-            }
-            return text
-        }
+        let systemPromptText = try repl.systemPromptText()
 
         // Before any network request: an untrusted project file that names an endpoint stops the run here.
         let config = try ConfigSources.load(environment: environment)
-        let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
         let interactive = !quiet && isatty(STDERR_FILENO) == 1
         let progress = Progress(enabled: interactive, streaming: stream || interactive)
-        for notice in notices { progress.notice(notice, force: !quiet) }
-
         logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
-        let resolved = limits.resolved(config: config)
-        let rlm = RLM(
-            rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
-            subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
-            limits: resolved.limits,
-            repl: REPLConfiguration(python: python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
-                                    maxOutputChars: maxOutputChars, sandbox: sandbox,
-                                    resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds)),
-            subModelWindowTokens: models.subWindow,
-            systemPrompt: systemPromptText,
-            logURL: logURL,
-            budget: resolved.budget,
-            prices: PriceTable.builtIn.merging(config.prices),
-            rootModelWindowTokens: models.modelWindow,
-            streamRootResponses: progress.streaming,
-            promptProfile: promptProfile,
-            allowedModels: models.allowedModelNames(config: config))
-        if promptProfile == nil && systemPromptText == nil && rlm.effectivePromptProfile != .standard {
-            progress.notice("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).", force: !quiet)
-        }
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
+        for notice in notices { progress.notice(notice, force: !quiet) }
 
         let query = self.query
         let context = input.context
-        let maxIterations = resolved.limits.maxIterations
+        let maxIterations = rlm.limits.maxIterations
         let run = Task {
             try await rlm.complete(query: query, context: context) { event in
                 progress.show(event, maxIterations: maxIterations)

@@ -24,6 +24,8 @@ struct ConfigFile {
     /// Further model names the model's code may ask for (`models = [...]`).
     var models: [String]?
     var prices: [String: ModelPrice] = [:]
+    /// Host tools backed by commands (`[tools.NAME]`, see ``ToolSettings``).
+    var tools: [String: ToolSettings] = [:]
     /// The file each setting, limit and `models` came from, for messages.
     var sources: [String: String] = [:]
 
@@ -46,6 +48,7 @@ struct ConfigFile {
         merged.settings.merge(settings) { _, upper in upper }
         merged.limits.merge(limits) { _, upper in upper }
         merged.prices.merge(prices) { _, upper in upper }
+        merged.tools.merge(tools) { _, upper in upper }
         merged.sources.merge(sources) { _, upper in upper }
         if let models { merged.models = models }
         return merged
@@ -92,10 +95,14 @@ struct ConfigFile {
                 }
                 if key[2] == "input" { pendingPrices[key[1], default: (nil, nil, entry.line)].input = number }
                 else { pendingPrices[key[1], default: (nil, nil, entry.line)].output = number }
+            } else if key.count == 3, key[0] == "tools" {
+                try config.addToolSetting(name: key[1], field: key[2], value: entry.value, line: entry.line, fail: fail)
+                config.sources["tools.\(key[1])"] = path
             } else {
-                throw fail("unknown setting '\(key.joined(separator: "."))' (known: \(knownKeys), and [prices.\"model\"] input/output)")
+                throw fail("unknown setting '\(key.joined(separator: "."))' (known: \(knownKeys), [prices.\"model\"] input/output, and [tools.NAME])")
             }
         }
+        try config.checkTools(path: path)
         for (model, price) in pendingPrices {
             guard let input = price.input, let output = price.output else {
                 throw CLIFailure.configuration("\(path):\(price.line): [prices.\"\(model)\"] needs both input and output (USD per million tokens).")

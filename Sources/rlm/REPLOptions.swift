@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import RLMKit
 
-/// How the REPL runs and what the root model is told: the flags `rlm serve` shares with `rlm ask`.
+/// The REPL and prompt flags `rlm ask` and `rlm chat` share.
 struct REPLOptions: ParsableArguments {
     @Option(help: "Characters of stdout and of stderr shown to the model per code block.")
     var maxOutputChars = 20_000
@@ -10,9 +10,9 @@ struct REPLOptions: ParsableArguments {
     var python: String?
     @Option(help: "Isolation of the REPL: strict (namespaces), basic (separate process + rlimits) or none. Default: strict when it works here, else basic with a warning.")
     var sandbox: SandboxLevel?
-    @Option(help: "Memory cap of each REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
+    @Option(help: "Memory cap of the REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
     var replMemoryMb: Int?
-    @Option(help: "CPU seconds each REPL process may use in all (default: no cap; cells still time out).")
+    @Option(help: "CPU seconds the REPL process may use in all (default: no cap; cells still time out).")
     var replCpuSeconds: Int?
     @Option(help: "A file whose text replaces the system prompt ({context_description} is filled in).")
     var systemPrompt: String?
@@ -25,19 +25,54 @@ struct REPLOptions: ParsableArguments {
         if let replCpuSeconds, replCpuSeconds < 1 { throw ValidationError("--repl-cpu-seconds must be at least 1.") }
     }
 
-    /// The text of `--system-prompt`, read once.
+    /// The text of `--system-prompt`, read now so a bad path fails before anything starts.
     func systemPromptText() throws -> String? {
-        try systemPrompt.map { path in
+        try systemPrompt.map { path -> String in
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CLIFailure.configuration("cannot read the system prompt file \(path). Check the path given to --system-prompt.")
             }
             return text
         }
     }
+}
 
-    func configuration(environment: [String: String], cellTimeout: Duration) -> REPLConfiguration {
-        REPLConfiguration(python: python ?? environment["RLM_PYTHON"], cellTimeout: cellTimeout,
-                          maxOutputChars: maxOutputChars, sandbox: sandbox,
-                          resources: REPLResourceLimits(memoryMB: replMemoryMb, cpuSeconds: replCpuSeconds))
+/// Everything a command needs to build its ``RLM`` from flags, environment and config files.
+struct RLMSetup {
+    var models: ModelOptions
+    var limits: LimitOptions
+    var repl: REPLOptions
+    var config: ConfigFile
+    var environment: [String: String]
+
+    /// Resolves the endpoints (before any request: an untrusted project file stops here) and builds the RLM.
+    /// Returns the notices to show and the root model's name.
+    func makeRLM(logURL: URL?, streaming: Bool, systemPrompt: String?) async throws -> (rlm: RLM, notices: [String]) {
+        let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
+        let resolved = limits.resolved(config: config)
+        let rlm = RLM(
+            rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
+            subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
+            limits: resolved.limits,
+            repl: REPLConfiguration(python: repl.python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
+                                    maxOutputChars: repl.maxOutputChars, sandbox: repl.sandbox,
+                                    resources: REPLResourceLimits(memoryMB: repl.replMemoryMb, cpuSeconds: repl.replCpuSeconds)),
+            subModelWindowTokens: models.subWindow,
+            systemPrompt: systemPrompt,
+            logURL: logURL,
+            budget: resolved.budget,
+            prices: PriceTable.builtIn.merging(config.prices),
+            rootModelWindowTokens: models.modelWindow,
+            streamRootResponses: streaming,
+            promptProfile: repl.promptProfile,
+            allowedModels: models.allowedModelNames(config: config),
+            tools: try config.makeTools())
+        var all = notices
+        if repl.promptProfile == nil && systemPrompt == nil && rlm.effectivePromptProfile != .standard {
+            all.append("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).")
+        }
+        if !rlm.tools.isEmpty {
+            all.append("host tools from the config: \(rlm.tools.map(\.name).joined(separator: ", ")).")
+        }
+        return (rlm, all)
     }
 }

@@ -65,23 +65,10 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let token = try authToken(environment: environment)
-        let systemPromptText = try repl.systemPromptText()
         let config = try ConfigSources.load(environment: environment)
-        let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
         for notice in notices { say(notice) }
-        let resolved = limits.resolved(config: config)
-        let rlm = RLM(
-            rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
-            subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
-            limits: resolved.limits,
-            repl: repl.configuration(environment: environment, cellTimeout: resolved.cellTimeout),
-            subModelWindowTokens: models.subWindow,
-            systemPrompt: systemPromptText,
-            budget: resolved.budget,
-            prices: PriceTable.builtIn.merging(config.prices),
-            rootModelWindowTokens: models.modelWindow,
-            promptProfile: repl.promptProfile,
-            allowedModels: models.allowedModelNames(config: config))
         let logDirectory: URL? = noLog ? nil : URL(fileURLWithPath: logDir ?? URL(fileURLWithPath: Ask.defaultLogPath(environment: environment)).deletingLastPathComponent().path)
         let server: RLMServer
         do {
@@ -103,7 +90,7 @@ struct Serve: AsyncParsableCommand {
             return source
         }
         defer { signals.forEach { $0.cancel() } }
-        let (host, model, rootName) = (host, servedModelName, root.model)
+        let (host, model, rootName) = (host, servedModelName, rlm.rootModel.name)
         do {
             try await server.run { port in
                 say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName)).")

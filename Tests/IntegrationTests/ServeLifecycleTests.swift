@@ -6,7 +6,8 @@ import Testing
 @Suite struct ServeLifecycleTests {
     static let environment = ["RLM_MODEL": "root"]
 
-    @Test func clientThatHangsUpCancelsItsRun() async throws {
+    @Test(arguments: [false, true])
+    func clientThatHangsUpCancelsItsRun(streaming: Bool) async throws {
         let marker = "sleep \(Int.random(in: 10_000...99_999))"
         let model = try await ModelSimulator.start(models: ["root", "sub"]) { request in
             if request.model == "sub" { return SimulatedReply(text: "slow", delay: .seconds(1)) }
@@ -22,7 +23,7 @@ import Testing
             ["--sub-model", "sub", "--no-log"],
             environment: Self.environment.merging(["RLM_BASE_URL": model.baseURL]) { $1 }
         ) { handle in
-            try await Serve.sendAndHangUp(handle, json: Serve.chat("q", context: "ctx")) { model.requestCount >= 5 }
+            try await Serve.sendAndHangUp(handle, json: Serve.chat("q", context: "ctx", stream: streaming)) { model.requestCount >= 5 }
             // Wait until the run is over (at most 60 s), then watch the model for a while: nothing more may arrive.
             for _ in 0..<600 {
                 let health = try await Serve.request(handle, "GET", "/healthz")
@@ -100,8 +101,13 @@ import Testing
         #expect(metrics.contains("rlm_context_cache_hits_total 2"), "\(metrics)")
         #expect(metrics.contains("rlm_context_cache_misses_total 2"))
         #expect(metrics.contains("rlm_runs_total{status=\"answered\"} 4"))
-        #expect(metrics.contains("rlm_tokens_total{direction=\"input\"} 80"))
-        #expect(metrics.contains("rlm_tokens_total{direction=\"output\"} 20"))
+        // The metrics add up the `usage` of every answer (the whole tree of each run).
+        let usages = replies.prefix(4).map { $0.json["usage"] as? [String: Any] ?? [:] }
+        let input = usages.reduce(0) { $0 + ($1["prompt_tokens"] as? Int ?? 0) }
+        let output = usages.reduce(0) { $0 + ($1["completion_tokens"] as? Int ?? 0) }
+        #expect(input >= 80 && output >= 20)
+        #expect(metrics.contains("rlm_tokens_total{direction=\"input\"} \(input)"), "\(metrics)")
+        #expect(metrics.contains("rlm_tokens_total{direction=\"output\"} \(output)"))
         #expect(metrics.contains("rlm_run_duration_seconds_count 4"))
         #expect(metrics.contains("rlm_subcalls_total 0"))
     }

@@ -10,6 +10,12 @@ struct Conversation {
         fullHistory = messages
     }
 
+    /// A conversation saved earlier, as it was.
+    init(messages: [ChatMessage], fullHistory: [ChatMessage]) {
+        self.messages = messages
+        self.fullHistory = fullHistory
+    }
+
     /// A reply longer than this is kept cut in the conversation (its full text is in the log): megabytes of
     /// prose from a runaway model would otherwise fill the window on every later turn.
     static let maxKeptReplyChars = 40_000

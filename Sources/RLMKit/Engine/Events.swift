@@ -20,6 +20,10 @@ public struct RLMEvent: Sendable, Codable {
         case subCallFinished = "subcall_finished"
         case interpreterRestarted = "interpreter_restarted"
         case finalAnswer = "final_answer"
+        /// The code called a host tool (`tool`, `subcall_id`, `text` holds the JSON arguments).
+        case toolCallStarted = "tool_call_started"
+        /// A host tool call ended: `text` holds the JSON result, or `error` the message the code got.
+        case toolCallFinished = "tool_call_finished"
         case runFinished = "run_finished"
     }
 
@@ -45,6 +49,8 @@ public struct RLMEvent: Sendable, Codable {
     public var source: String?
     public var status: String?
     public var details: [String: JSONValue]?
+    /// For a tool call: the tool's name.
+    public var tool: String?
 
     public init(event: Kind, time: Double) {
         self.event = event
@@ -52,7 +58,7 @@ public struct RLMEvent: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case event, time, trajectory, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details
+        case event, time, trajectory, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details, tool
         case childTrajectory = "child_trajectory"
         case finishReason = "finish_reason"
         case subCallID = "subcall_id"

@@ -15,6 +15,8 @@ struct PromptFacts {
     var cellTimeoutSeconds: Int
     /// Extra guidance for the root model's family.
     var profile: PromptProfile = .standard
+    /// Host tools the code may call.
+    var tools: [RLMTool] = []
 }
 
 /// Everything the root model is told. Written for this project; the wording is ours.
@@ -75,7 +77,7 @@ enum Prompts {
         - Do not submit in the same reply as code whose result you have not seen yet, unless the submission \
         is computed by that code.
         - You have \(facts.maxIterations) turns. Keep replies short: a line or two of reasoning, then code.
-        """ + (facts.profile == .standard ? "" : "\n\n" + facts.profile.guidance)
+        """ + (facts.profile == .standard ? "" : "\n\n" + facts.profile.guidance) + toolsSection(facts.tools)
     }
 
     static func describe(_ description: ContextDescription) -> String {

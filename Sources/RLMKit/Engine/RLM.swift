@@ -52,13 +52,16 @@ public struct RLM: Sendable {
     /// Further model names the code may ask for with `llm_query(..., model=...)`, served by the sub model's
     /// endpoint. The root and sub models are always allowed; any other name gets an error string.
     public var allowedModels: [String]
+    /// Swift functions the model's code may call as Python functions (see ``RLMTool``); none by default.
+    public var tools: [RLMTool]
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
                 logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
                 rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false,
-                promptProfile: PromptProfile? = nil, allowedModels: [String] = []) {
+                promptProfile: PromptProfile? = nil, allowedModels: [String] = [], tools: [RLMTool] = []) {
         self.allowedModels = allowedModels
+        self.tools = tools
         self.promptProfile = promptProfile
         self.budget = budget
         self.prices = prices

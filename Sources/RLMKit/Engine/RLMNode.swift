@@ -34,26 +34,39 @@ struct RLMNode: Sendable {
         let subCalls = makeSubCallHandler()
         return try await REPLSession.withSession(configuration: tree.repl, interpreter: tree.python,
                                                  sandbox: tree.sandbox, context: prepared,
-                                                 subCalls: subCalls) { repl in
+                                                 subCalls: subCalls, tools: makeTools()) { repl in
             var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
             description.notes = prepared.notes.isEmpty ? nil : prepared.notes
-            let loaded = description
-            let loadSeconds = await repl.contextLoadSeconds
-            await emit(.contextLoaded) {
-                $0.seconds = loadSeconds
-                $0.details = ["type": .string(loaded.type), "chars": .number(Double(loaded.size)),
-                              "python": .string(tree.python.version), "depth": .number(Double(depth)),
-                              "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
-            }
-            var outcome: Outcome
-            do {
-                outcome = try await loop(repl: repl, description: description)
-            } catch let exhausted as BudgetExhausted {
-                outcome = RLMRun.partial(progress, reason: exhausted.reason)
-            }
-            outcome.context = description
-            outcome.replPeakRSSBytes = await repl.peakRSSBytes
-            return outcome
+            await announceContext(description, loadSeconds: await repl.contextLoadSeconds)
+            var conversation = makeConversation(description: description)
+            return try await answer(in: repl, description: description, conversation: &conversation)
+        }
+    }
+
+    /// Runs the loop in `repl` on `conversation` (which holds the question as its last message); a budget that
+    /// runs out gives the partial answer.
+    func answer(in repl: REPLSession, description: ContextDescription, conversation: inout Conversation) async throws -> Outcome {
+        var outcome: Outcome
+        do {
+            outcome = try await loop(repl: repl, conversation: &conversation)
+        } catch let exhausted as BudgetExhausted {
+            outcome = RLMRun.partial(progress, reason: exhausted.reason)
+        }
+        outcome.context = description
+        outcome.replPeakRSSBytes = await repl.peakRSSBytes
+        return outcome
+    }
+
+    /// Tells observers the context is in the REPL and what it is; `reused` when a session loaded it earlier.
+    func announceContext(_ loaded: ContextDescription, loadSeconds: Double, reused: Bool = false) async {
+        await emit(.contextLoaded) {
+            $0.seconds = loadSeconds
+            var details: [String: JSONValue] = [
+                "type": .string(loaded.type), "chars": .number(Double(loaded.size)),
+                "python": .string(tree.python.version), "depth": .number(Double(depth)),
+                "notes": .array(Self.inputNotes(loaded).map { .string($0) })]
+            if reused { details["reused"] = .bool(true) }
+            $0.details = details
         }
     }
 
@@ -66,7 +79,8 @@ struct RLMNode: Sendable {
         return notes
     }
 
-    private func loop(repl: REPLSession, description: ContextDescription) async throws -> Outcome {
+    /// The system prompt and the first turn for this RLM's question.
+    func makeConversation(description: ContextDescription) -> Conversation {
         let limits = configuration.limits
         let subModel = tree.subModel
         let facts = PromptFacts(description: description, maxIterations: limits.maxIterations,
@@ -75,11 +89,16 @@ struct RLMNode: Sendable {
                                 subCallChars: tree.windows.sub.promptChars,
                                 subModelName: subModel.name, remainingDepth: limits.maxDepth - depth,
                                 cellTimeoutSeconds: Int(tree.repl.cellTimeout.seconds.rounded()),
-                                profile: configuration.effectivePromptProfile)
+                                profile: configuration.effectivePromptProfile, tools: configuration.tools)
         let system = configuration.systemPrompt.map {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
+                + Prompts.toolsSection(configuration.tools)
         } ?? Prompts.system(facts)
-        var conversation = Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
+        return Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
+    }
+
+    private func loop(repl: REPLSession, conversation: inout Conversation) async throws -> Outcome {
+        let limits = configuration.limits
         var consecutiveErrors = 0
 
         /// Counts a failed turn or block; stops this RLM once `--max-errors` of them came in a row.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One run: the top-level RLM and, through `rlm_query`, its children.
 struct RLMRun: Sendable {
@@ -7,6 +8,21 @@ struct RLMRun: Sendable {
     let onEvent: (@Sendable (RLMEvent) -> Void)?
 
     func run(context: RLMContext) async throws -> RLMResult {
+        let prepared = PreparedEnvironment()
+        defer { prepared.remove() }
+        return try await run(environment: { [configuration] in
+            let environment = try await RunEnvironment.prepare(for: configuration, context: context)
+            prepared.keep(environment)
+            return environment
+        }, answer: { root, environment in
+            try await root.run(context: environment.prepared)
+        })
+    }
+
+    /// Runs one question: `environment` readies (or hands over) what the run needs, `answer` runs the top-level
+    /// RLM in it. Events, log, budget, deadline and the result are the same for a lone run and a session.
+    func run(environment: @Sendable () async throws -> RunEnvironment,
+             answer: @escaping @Sendable (RLMNode, RunEnvironment) async throws -> RLMNode.Outcome) async throws -> RLMResult {
         let started = ContinuousClock.now
         let log = try configuration.logURL.map { try TrajectoryLog(url: $0) }
         let recorder = EventRecorder(started: started, log: log, observer: onEvent)
@@ -14,43 +30,21 @@ struct RLMRun: Sendable {
         await log?.write(header())
         await recorder.emit(.runStarted, trajectory: "0") { $0.text = query; $0.model = configuration.rootModel.name }
 
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-context-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: scratch) }
-
         let progress = RunProgress()
         let modelCalls = ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
         do {
             try checkPrices()
-            async let locatedPython = PythonLocator.locate(configuration.repl.python)
-            async let resolvedWindows = ModelWindows.resolve(for: configuration)
-            let prepared = try ContextPreparer.prepare(context, scratch: scratch)
-            let python = try await locatedPython
-            let windows = await resolvedWindows
-            var fitted = configuration.repl
-            fitted.maxOutputChars = ModelWindows.outputChars(configured: fitted.maxOutputChars, rootWindow: windows.root)
-            let repl = fitted
-            await recorder.emit(.modelWindows, trajectory: "0") {
-                $0.details = ["root_window_tokens": .number(Double(windows.root.tokens)),
-                              "root_window_source": .string(windows.root.source),
-                              "sub_window_tokens": .number(Double(windows.sub.tokens)),
-                              "sub_window_source": .string(windows.sub.source),
-                              "output_chars_per_block": .number(Double(repl.maxOutputChars))]
-            }
-            let (sandbox, warnings) = try await SandboxSelector.select(configuration.repl.sandbox, interpreter: python)
-            await recorder.emit(.sandbox, trajectory: "0") {
-                $0.status = sandbox.level.rawValue
-                $0.text = sandbox.summary
-                $0.details = ["warnings": .array(warnings.map { .string($0) })]
-            }
+            try RLMTool.validate(configuration.tools)
+            let environment = try await environment()
+            await environment.announce(to: recorder)
             let limits = configuration.limits
             let tree = RunTree(configuration: configuration, ledger: ledger, modelCalls: modelCalls,
                                childSlots: (0...limits.maxDepth).map { _ in ConcurrencyLimiter(limit: limits.maxConcurrency) },
-                               recorder: recorder, python: python, sandbox: sandbox, scratch: scratch,
-                               windows: windows, repl: repl)
+                               recorder: recorder, python: environment.python, sandbox: environment.sandbox,
+                               scratch: environment.scratch, windows: environment.windows, repl: environment.repl)
             let root = RLMNode(tree: tree, query: query, depth: 1, trajectoryID: "0", progress: progress, isTopLevel: true)
             let outcome = try await withDeadline(ledger.deadline) {
-                try await root.run(context: prepared)
+                try await answer(root, environment)
             } onTimeout: {
                 Self.partial(progress, reason: .timeout)
             }
@@ -167,4 +161,11 @@ struct RLMRun: Sendable {
                          hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
                          trajectory: await recorder.events)
     }
+}
+
+/// The environment a lone run prepared, removed when the run ends.
+private final class PreparedEnvironment: Sendable {
+    private let value = Mutex<RunEnvironment?>(nil)
+    func keep(_ environment: RunEnvironment) { value.withLock { $0 = environment } }
+    func remove() { value.withLock { $0 }?.remove() }
 }

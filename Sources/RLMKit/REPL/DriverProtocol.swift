@@ -105,6 +105,9 @@ struct DriverMessage: Decodable, Sendable {
     var prompts: [String]?
     var contexts: [JSONValue]?
     var model: String?
+    // tool_call
+    var name: String?
+    var arguments: JSONValue?
     // exec_result
     var stdout: CapturedText?
     var stderr: CapturedText?
@@ -118,7 +121,7 @@ struct DriverMessage: Decodable, Sendable {
     var peakRSSKilobytes: Int?
 
     enum CodingKeys: String, CodingKey {
-        case type, id, token, message, pid, python, description, kind, prompts, contexts, model, cell, ids
+        case type, id, token, message, pid, python, description, kind, prompts, contexts, model, cell, ids, name, arguments
         case errorType = "error_type"
         case stdout, stderr, error, interrupted, final, restored, seconds
         case loadSeconds = "load_seconds"
@@ -133,14 +136,23 @@ enum HostMessage: Encodable, Sendable {
     case llmResult(id: Int, results: [String])
     /// Fails a sub-call request the host could not read.
     case llmError(id: Int, message: String)
+    /// The value a host tool returned.
+    case toolResult(id: Int, result: JSONValue)
+    /// A host tool failed (or could not be called): the code gets an exception with `message`.
+    case toolError(id: Int, message: String)
     /// Interrupts the cell if it is still running (KeyboardInterrupt), the cell timeout's first step; the
     /// driver also fails and refuses that cell's sub-calls.
     case interrupt(cell: Int)
     /// Sets a variable in the REPL's namespace (used for `history`).
     case setVariable(name: String, value: JSONValue)
+    /// Pickles the code's variables; answered by an `exec_result` whose stdout is the JSON report
+    /// `{"done": [...], "skipped": {name: reason}, "data": base64 of the pickles}`.
+    case saveVariables(id: Int)
+    /// Restores variables from such `data`; answered the same way, without `data`.
+    case loadVariables(id: Int, data: String)
     case shutdown
 
-    enum CodingKeys: String, CodingKey { case type, id, code, results, name, value, message, cell }
+    enum CodingKeys: String, CodingKey { case type, id, code, results, name, value, message, cell, result, data }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -157,6 +169,14 @@ enum HostMessage: Encodable, Sendable {
             try container.encode("llm_error", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(message, forKey: .message)
+        case .toolResult(let id, let result):
+            try container.encode("tool_result", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(result, forKey: .result)
+        case .toolError(let id, let message):
+            try container.encode("tool_error", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(message, forKey: .message)
         case .interrupt(let cell):
             try container.encode("interrupt", forKey: .type)
             try container.encode(cell, forKey: .cell)
@@ -164,6 +184,13 @@ enum HostMessage: Encodable, Sendable {
             try container.encode("set_var", forKey: .type)
             try container.encode(name, forKey: .name)
             try container.encode(value, forKey: .value)
+        case .saveVariables(let id):
+            try container.encode("save_vars", forKey: .type)
+            try container.encode(id, forKey: .id)
+        case .loadVariables(let id, let data):
+            try container.encode("load_vars", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(data, forKey: .data)
         case .shutdown:
             try container.encode("shutdown", forKey: .type)
         }

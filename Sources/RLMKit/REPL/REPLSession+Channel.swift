@@ -47,6 +47,8 @@ extension REPLSession {
         switch message.type {
         case "llm_request":
             startSubCall(message)
+        case "tool_call":
+            startToolCall(message)
         case "cancel":
             cancelSubCalls(message.ids ?? [])
         case "ready":
@@ -86,6 +88,8 @@ extension REPLSession {
         switch (type, id) {
         case ("llm_request", let id?):
             send(.llmError(id: id, message: problem))
+        case ("tool_call", let id?):
+            send(.toolError(id: id, message: problem))
         case ("exec_result", let id?) where pendingCell?.id == id:
             let pending = pendingCell!
             pendingCell = nil
@@ -115,6 +119,35 @@ extension REPLSession {
         subCallTasks[id] = Task {
             let results = await handler(request)
             await self.finishSubCall(id: id, prompts: prompts.count, results: results)
+        }
+    }
+
+    /// Runs one host tool call as a task of its own, tracked and cancelled like a sub-call.
+    private func startToolCall(_ message: DriverMessage) {
+        guard let id = message.id else { return }
+        guard let name = message.name else {
+            send(.toolError(id: id, message: "a tool call without a tool name"))
+            return
+        }
+        if let cell = message.cell, cell == refusedCell || pendingCell?.id != cell {
+            send(.toolError(id: id, message: "cancelled: the cell that made this tool call is no longer running"))
+            return
+        }
+        let handler = tools.handler
+        let call = REPLTools.Call(name: name, arguments: message.arguments ?? .null)
+        cellClock.subCallStarted(at: .now)
+        subCallTasks[id] = Task {
+            let result = await handler(call)
+            await self.finishToolCall(id: id, result: result)
+        }
+    }
+
+    private func finishToolCall(id: Int, result: Result<JSONValue, ToolFailure>) {
+        guard subCallTasks.removeValue(forKey: id) != nil else { return }
+        cellClock.subCallEnded(at: .now)
+        switch result {
+        case .success(let value): send(.toolResult(id: id, result: value))
+        case .failure(let failure): send(.toolError(id: id, message: failure.message))
         }
     }
 

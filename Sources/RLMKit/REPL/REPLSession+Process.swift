@@ -54,6 +54,7 @@ extension REPLSession {
         let bootstrap = Bootstrap(socket: socketPath, token: token,
                                   context: .init(path: context.path, format: context.format.rawValue),
                                   maxOutputChars: configuration.maxOutputChars, workdir: command.scratchDirectory,
+                                  tools: tools.signatures,
                                   limits: .init(memoryBytes: resources.memoryBytes(contextBytes: contextBytes),
                                                 cpuSeconds: resources.cpuSeconds,
                                                 fileBytes: resources.maxFileMB << 20,
@@ -226,6 +227,7 @@ struct Bootstrap: Encodable, Sendable {
     var context: ContextFile
     var maxOutputChars: Int
     var workdir: String
+    var tools: [REPLTools.Signature]
     var limits: Limits
 
     /// Resource caps the driver sets on itself (soft and hard) before it loads the context.
@@ -254,7 +256,7 @@ struct Bootstrap: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case socket, token, context, workdir, limits
+        case socket, token, context, workdir, limits, tools
         case maxOutputChars = "max_output_chars"
     }
 }

@@ -18,6 +18,7 @@ public actor REPLSession {
     let context: PreparedContext
     let workDirectory: URL
     let subCalls: SubCallHandler
+    let tools: REPLTools
 
     /// The context as the driver described it after loading.
     public internal(set) var contextDescription: ContextDescription?
@@ -50,7 +51,7 @@ public actor REPLSession {
     nonisolated let processCap: ProcessCountCap?
 
     init(configuration: REPLConfiguration, interpreter: PythonInterpreter, sandbox: any REPLSandbox,
-         context: PreparedContext, workDirectory: URL, subCalls: @escaping SubCallHandler) {
+         context: PreparedContext, workDirectory: URL, subCalls: @escaping SubCallHandler, tools: REPLTools = .none) {
         self.configuration = configuration
         self.interpreter = interpreter
         self.sandbox = sandbox
@@ -58,6 +59,7 @@ public actor REPLSession {
         self.context = context
         self.workDirectory = workDirectory
         self.subCalls = subCalls
+        self.tools = tools
     }
 
     /// Starts an interpreter with `context` loaded, runs `body`, then stops every process it started.
@@ -67,6 +69,7 @@ public actor REPLSession {
         sandbox: any REPLSandbox,
         context: PreparedContext,
         subCalls: @escaping SubCallHandler,
+        tools: REPLTools = .none,
         body: (REPLSession) async throws -> Result
     ) async throws -> Result {
         let workDirectory = try makeWorkDirectory(under: configuration.workRoot)
@@ -74,7 +77,7 @@ public actor REPLSession {
         try installDriver(in: workDirectory)
         try FileManager.default.createDirectory(at: workDirectory.appendingPathComponent("scratch"), withIntermediateDirectories: true)
         let session = REPLSession(configuration: configuration, interpreter: interpreter, sandbox: sandbox,
-                                  context: context, workDirectory: workDirectory, subCalls: subCalls)
+                                  context: context, workDirectory: workDirectory, subCalls: subCalls, tools: tools)
         do {
             let result = try await run(session, body: body)
             await session.processCap?.remove()
@@ -134,6 +137,17 @@ public actor REPLSession {
         }
     }
 
+    /// Sends a host command that the driver answers like a cell (saving or loading variables), and waits.
+    func runHostCommand(_ message: @Sendable (Int) -> HostMessage) async throws -> CellOutcome {
+        try await waitUntilReady()
+        let id = nextCellID
+        nextCellID += 1
+        return await withCheckedContinuation { (continuation: CheckedContinuation<CellOutcome, Never>) in
+            pendingCell = (id, continuation)
+            send(message(id))
+        }
+    }
+
     /// Sets `name` in the REPL's namespace to a JSON value; it takes effect before the next cell runs.
     public func setVariable(_ name: String, to value: JSONValue) async throws {
         try await waitUntilReady()
@@ -153,6 +167,19 @@ public actor REPLSession {
         cancelSubCalls()
         send(.interrupt(cell: id))
         do { try await Task.sleep(for: grace) } catch { return }
+        guard pendingCell?.id == id else { return }
+        killedByHost = true
+        killProcessGroup()
+    }
+
+    /// Stops the running cell now, as its time limit would (interrupt, then kill after the grace period): for
+    /// a session question whose deadline passed while its code ran. The REPL itself lives on.
+    func interruptRunningCell() async {
+        guard let id = pendingCell?.id else { return }
+        refusedCell = id
+        cancelSubCalls()
+        send(.interrupt(cell: id))
+        try? await Task.sleep(for: configuration.interruptGrace)
         guard pendingCell?.id == id else { return }
         killedByHost = true
         killProcessGroup()

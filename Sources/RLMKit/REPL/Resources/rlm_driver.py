@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 
 RESERVED = (
     "context", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched",
@@ -96,6 +97,10 @@ class Channel:
                     self.resolve(message.get("id"), results=message.get("results"))
                 elif kind == "llm_error":
                     self.resolve(message.get("id"), error="Error: " + str(message.get("message")))
+                elif kind == "tool_result":
+                    self.resolve(message.get("id"), results=[{"value": message.get("result")}])
+                elif kind == "tool_error":
+                    self.resolve(message.get("id"), error=str(message.get("message")))
                 else:
                     self.commands.put(message)
         except Exception:  # the host went away; nothing useful can be reported over the channel
@@ -169,8 +174,28 @@ class Channel:
             slot["results"] = [text] * slot["count"]
             slot["event"].set()
 
+    def call_tool(self, name, arguments):
+        """Calls a host tool and waits: its JSON result, or HostToolError with the host's message."""
+        result = self.request({"type": "tool_call", "name": name, "arguments": arguments}, 1,
+                              "%s(): the arguments must be JSON data (str, int, float, bool, None, list, dict) "
+                              "without NaN or Infinity" % name)[0]
+        if isinstance(result, dict) and "value" in result:
+            return result["value"]
+        text = str(result)
+        raise HostToolError("%s: %s" % (name, text[len("Error: "):] if text.startswith("Error: ") else text))
+
     def call(self, kind, prompts, model=None, contexts=None):
         """Sends one sub-call request and waits for its results (a list, in prompt order)."""
+        message = {"type": "llm_request", "kind": kind, "prompts": prompts,
+                   "model": None if model is None else str(model)}
+        if contexts is not None:
+            message["contexts"] = contexts
+        return self.request(message, len(prompts),
+                            "%s: a context must be JSON data (str, int, float, bool, None, list, dict) "
+                            "without NaN or Infinity" % (kind + "_query"))
+
+    def request(self, message, count, unencodable):
+        """Sends a request on behalf of the running cell and waits for its `count` results."""
         origin = getattr(threading.current_thread(), "rlm_cell", None)
         with self.state_lock:
             cell = self.current_cell
@@ -185,17 +210,13 @@ class Channel:
                 refusal = None
             request_id = next(self.ids)
         if refusal:
-            return [refusal] * len(prompts)
-        message = {"type": "llm_request", "id": request_id, "cell": cell, "kind": kind, "prompts": prompts,
-                   "model": None if model is None else str(model)}
-        if contexts is not None:
-            message["contexts"] = contexts
+            return [refusal] * count
+        message.update({"id": request_id, "cell": cell})
         try:
             data = encode_message(message)
         except (TypeError, ValueError) as problem:
-            raise TypeError("%s: a context must be JSON data (str, int, float, bool, None, list, dict) "
-                            "without NaN or Infinity; %s" % (kind + "_query", problem)) from None
-        slot = {"event": threading.Event(), "results": None, "count": len(prompts), "cell": cell}
+            raise TypeError("%s; %s" % (unencodable, problem)) from None
+        slot = {"event": threading.Event(), "results": None, "count": count, "cell": cell}
         with self.state_lock:
             self.pending[request_id] = slot
         with self.write_lock:
@@ -350,6 +371,31 @@ def load_context(spec):
     raise ValueError("unknown context format " + repr(fmt))
 
 
+class HostToolError(Exception):
+    """A host tool failed; the message is the host's."""
+
+
+def make_host_tool(channel, name, doc):
+    """A Python function that forwards its JSON arguments to the host tool `name`: keyword arguments become an
+    object, a single positional argument is sent as it is, several become a list."""
+    def tool(*args, **kwargs):
+        if args and kwargs:
+            raise TypeError("%s(): pass keyword arguments or positional ones, not both" % name)
+        if kwargs:
+            arguments = kwargs
+        elif len(args) == 1:
+            arguments = args[0]
+        elif args:
+            arguments = list(args)
+        else:
+            arguments = {}
+        return channel.call_tool(name, arguments)
+    tool.__name__ = name
+    tool.__qualname__ = name
+    tool.__doc__ = doc
+    return tool
+
+
 class Session:
     """The persistent namespace and the functions the model's code can call."""
 
@@ -362,6 +408,7 @@ class Session:
         self.cell_number = 0
         self.capture_file = tempfile.TemporaryFile(mode="w+b", dir=boot.get("workdir"))
         self.originals = {}
+        self.tools = list(boot.get("tools") or [])
 
     def install(self, context):
         answer = {"content": "", "ready": False}
@@ -376,7 +423,10 @@ class Session:
             "answer": answer,
             "SHOW_VARS": self.SHOW_VARS,
             "rlm_history": [],
+            "HostToolError": HostToolError,
         }
+        for spec in self.tools:
+            self.originals[spec["name"]] = make_host_tool(self.channel, spec["name"], spec.get("doc", ""))
         self.namespace.update(self.originals)
 
     def set_variable(self, name, value):
@@ -422,7 +472,7 @@ class Session:
         """Submits the variable with this name, or the value itself when it is not a name."""
         if isinstance(name_or_value, str):
             name = name_or_value.strip().strip("'\"")
-            if name in self.namespace and name not in RESERVED:
+            if name in self.namespace and name not in RESERVED and name not in self.originals:
                 value = self.namespace[name]
                 self.final = value if isinstance(value, str) else str(value)
                 self.final_source = "FINAL_VAR"
@@ -439,10 +489,70 @@ class Session:
         """Prints the names, types and sizes of the variables the code has created."""
         rows = []
         for name, value in self.namespace.items():
-            if name.startswith("__") or name in RESERVED or type(value).__name__ == "module":
+            if name.startswith("__") or name in RESERVED or name in self.originals or type(value).__name__ == "module":
                 continue
             rows.append("%s: %s (%s)" % (name, type(value).__name__, size_label(value)))
         print("\n".join(rows) if rows else "(no variables yet)")
+
+    # --- saving a session -------------------------------------------------------------------
+
+    def save_variables(self):
+        """Pickles each variable the code made. Modules, functions and classes are code, not data, and a value
+        that does not pickle is skipped: each skipped name is reported with the reason, never dropped in
+        silence. The pickles travel to the host base64-encoded (the scratch folder may be a private tmpfs)."""
+        import base64
+        import pickle
+        saved, skipped = {}, {}
+        for key, value in list(self.namespace.items()):
+            if key.startswith("__") or key in self.originals or key in RESERVED:
+                continue
+            if isinstance(value, types.ModuleType):
+                skipped[key] = "a module: import it again"
+            elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)):
+                skipped[key] = "code (a function or class), not data: define it again"
+            else:
+                try:
+                    saved[key] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception as problem:
+                    skipped[key] = "does not pickle (%s: %s)" % (type(problem).__name__, problem)
+        data = base64.b64encode(pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL)).decode("ascii")
+        return {"done": sorted(saved), "skipped": skipped, "data": data}
+
+    def load_variables(self, data):
+        """Restores variables saved by save_variables; a reserved name or a value that no longer unpickles is
+        reported and skipped."""
+        import base64
+        import pickle
+        saved = pickle.loads(base64.b64decode(data))
+        done, skipped = [], {}
+        for key, blob in saved.items():
+            if key in self.originals or key in RESERVED:
+                skipped[key] = "a reserved name of the REPL"
+                continue
+            try:
+                self.namespace[key] = pickle.loads(blob)
+                done.append(key)
+            except Exception as problem:
+                skipped[key] = "does not unpickle (%s: %s)" % (type(problem).__name__, problem)
+        return {"done": sorted(done), "skipped": skipped}
+
+    def host_command(self, command):
+        """Runs a host command that is not model code (saving or loading variables); the report is the JSON
+        text of an exec_result's stdout."""
+        started = time.monotonic()
+        try:
+            if command["type"] == "save_vars":
+                report = self.save_variables()
+            else:
+                report = self.load_variables(command["data"])
+            text, error = json.dumps(report), False
+        except Exception as problem:
+            text, error = "%s: %s" % (type(problem).__name__, problem), True
+        empty = {"head": "", "tail": "", "total": 0}
+        captured = {"head": text, "tail": "", "total": len(text)}
+        return {"type": "exec_result", "id": command["id"], "stdout": empty if error else captured,
+                "stderr": captured if error else empty, "error": error, "final": None, "restored": [],
+                "seconds": time.monotonic() - started}
 
     # --- cells ----------------------------------------------------------------------------
 
@@ -798,6 +908,9 @@ def main():
             return 0
         if kind == "set_var":
             session.set_variable(command["name"], command["value"])
+            continue
+        if kind in ("save_vars", "load_vars"):
+            channel.send(session.host_command(command))
             continue
         if kind == "exec":
             try:
