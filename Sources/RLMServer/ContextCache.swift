@@ -19,6 +19,7 @@ actor ContextCache {
     private let metrics: ServerMetrics
     private var idle: [Entry] = []
     private var clock: UInt64 = 0
+    private var closing: [UUID: Task<Void, Never>] = [:]
 
     init(maxBytes: Int, metrics: ServerMetrics) {
         self.maxBytes = max(0, maxBytes)
@@ -39,7 +40,7 @@ actor ContextCache {
     /// used sessions to make room; else closes it.
     func checkIn(_ session: RLMSession, key: String, bytes: Int) async {
         guard bytes <= maxBytes, await !session.isClosed else {
-            await session.close()
+            closeLater([session])
             return
         }
         var evicted: [RLMSession] = []
@@ -49,8 +50,20 @@ actor ContextCache {
         clock += 1
         idle.append(Entry(session: session, key: key, bytes: bytes, lastUsed: clock))
         metrics.cacheHolds(bytes: heldBytes)
-        for session in evicted { await session.close() }
+        closeLater(evicted)
     }
+
+    /// Closes sessions (their REPLs end) without holding up the answer that is on its way; ``closeAll`` waits.
+    private func closeLater(_ sessions: [RLMSession]) {
+        guard !sessions.isEmpty else { return }
+        let id = UUID()
+        closing[id] = Task {
+            for session in sessions { await session.close() }
+            await self.closed(id)
+        }
+    }
+
+    private func closed(_ id: UUID) { closing[id] = nil }
 
     /// Closes every cached session (their REPL processes end).
     func closeAll() async {
@@ -58,5 +71,6 @@ actor ContextCache {
         idle.removeAll()
         metrics.cacheHolds(bytes: 0)
         for session in sessions { await session.close() }
+        for task in closing.values { await task.value }
     }
 }
