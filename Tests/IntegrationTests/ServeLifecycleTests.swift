@@ -111,4 +111,25 @@ import Testing
         #expect(metrics.contains("rlm_run_duration_seconds_count 4"))
         #expect(metrics.contains("rlm_subcalls_total 0"))
     }
+
+    @Test func cacheStaysWithinItsMemoryBound() async throws {
+        let model = try await ModelSimulator.start(models: ["root"]) { _ in SimulatedReply(text: replBlock("FINAL(len(context))")) }
+        defer { Task { await model.shutdown() } }
+        let first = String(repeating: "a", count: 600_000)
+        let second = String(repeating: "b", count: 600_000)
+        let (replies, run) = try await Serve.with(
+            ["--cache-mb", "1", "--no-log"],
+            environment: Self.environment.merging(["RLM_BASE_URL": model.baseURL]) { $1 }
+        ) { handle in
+            var replies: [Serve.Reply] = []
+            // 600 KB each under a 1 MiB bound: the second context pushes the first out.
+            for context in [first, first, second, first] {
+                replies.append(try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("q", context: context)))
+            }
+            return replies
+        }
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        let cached = replies.map { ($0.json["rlm"] as? [String: Any])?["context_cached"] as? Bool }
+        #expect(cached == [false, true, false, false], "\(replies.map { $0.body.prefix(300) })")
+    }
 }
