@@ -23,7 +23,11 @@ let package = Package(
         // Already in the graph through the MCP SDK, whose Transport protocol names its Logger,
         // and through Hummingbird; the live viewer quiets the server's logger with it.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // HTTP server for `rlm serve` and the live viewer of `rlm view` (see the README's architecture section).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Prometheus text exposition for `rlm serve`'s /metrics; graceful shutdown (drain) for the server.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The engine: root loop, prompts, parsing, limits, usage, providers and the REPL process.
@@ -42,12 +46,26 @@ let package = Package(
             name: "RLMMCP",
             dependencies: ["RLMKit", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]
         ),
+        // `rlm serve`: the OpenAI-compatible HTTP face of the engine, kept out of RLMKit.
+        .target(
+            name: "RLMServer",
+            dependencies: [
+                "RLMKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The command-line interface.
         .executableTarget(
             name: "rlm",
             dependencies: [
                 "RLMKit",
                 "RLMMCP",
+                "RLMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "RLMViewer",
@@ -82,6 +100,13 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Benchmarks/EngineBench"
         ),
+        // Server overhead against RLMKit called directly, and a large context asked three times.
+        .executableTarget(
+            name: "ServeBench",
+            dependencies: ["RLMKit", "RLMServer", "ModelSimulator",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Benchmarks/ServeBench"
+        ),
         // Three questions over one large context: a session against separate runs (see BENCHMARKS.md).
         .executableTarget(
             name: "SessionBench",
@@ -91,8 +116,9 @@ let package = Package(
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "RLMMCP", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
-                           .product(name: "MCP", package: "swift-sdk")]
+            dependencies: ["RLMKit", "RLMMCP", "RLMServer", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
+                           .product(name: "MCP", package: "swift-sdk"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
     ]
 )

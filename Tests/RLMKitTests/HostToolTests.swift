@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import RLMKit
+import RLMTesting
 
 /// Host tools against a scripted root model and the real Python REPL.
 @Suite(.serialized) struct HostToolTests {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import RLMKit
+import RLMTesting
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import RLMKit
+
+extension ChatCompletionHandler {
+    /// A `text/event-stream` of `chat.completion.chunk`s: the role, progress chunks while the run goes, the answer,
+    /// a last chunk with `finish_reason` and the `rlm` summary, the usage chunk when `stream_options.include_usage`
+    /// asks for it, and `data: [DONE]`. A failure after the stream began comes as `data: {"error": …}`.
+    ///
+    /// A comment line goes out every second while the run goes: when the client has gone, that write fails, which
+    /// cancels the run.
+    func streamingResponse(_ run: AdmittedRun, includeUsage: Bool) -> Response {
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let (events, continuation) = AsyncStream<ByteBuffer>.makeStream()
+            let tally = TallyBox()
+            let onEvent: @Sendable (RLMEvent) -> Void = { event in
+                if let progress = tally.add(event) { continuation.yield(Self.event(run.chunk(progress: progress))) }
+            }
+            continuation.yield(Self.event(run.chunk(delta: .init(role: "assistant", content: ""))))
+            let completed = try await withThrowingTaskGroup(of: Result<RunOutcome, APIError>?.self) { group in
+                group.addTask {
+                    defer { continuation.finish() }
+                    do {
+                        return .success(try await execute(run, onEvent: onEvent))
+                    } catch let error as APIError {
+                        return .failure(error)
+                    }
+                }
+                group.addTask {
+                    while case .enqueued = continuation.yield(ByteBuffer(string: ": running\n\n")) {
+                        try await Task.sleep(for: .seconds(1))
+                    }
+                    return nil
+                }
+                // A failed write (the client went away) throws out of here, and the group cancels the run.
+                for await event in events { try await writer.write(event) }
+                var outcome: Result<RunOutcome, APIError>?
+                while let next = try await group.next() { outcome = outcome ?? next }
+                return outcome!
+            }
+            switch completed {
+            case .success(let outcome):
+                try await writer.write(Self.event(run.chunk(delta: .init(content: outcome.result.answer))))
+                var last = run.chunk(delta: .init(), finishReason: outcome.finishReason)
+                last.rlm = outcome.summary
+                try await writer.write(Self.event(last))
+                if includeUsage {
+                    var usage = run.chunk(delta: nil)
+                    usage.usage = CompletionUsage(outcome.result.totalUsage)
+                    try await writer.write(Self.event(usage))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            case .failure(let error):
+                try await writer.write(ByteBuffer(string: "data: " + String(decoding: error.jsonData, as: UTF8.self) + "\n\n"))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func event(_ chunk: ChatCompletionChunk) -> ByteBuffer {
+        let json = (try? encoder.encode(chunk)) ?? Data("{}".utf8)
+        var buffer = ByteBuffer(string: "data: ")
+        buffer.writeBytes(json)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+}
+
+extension ChatCompletionHandler.AdmittedRun {
+    /// A chunk of this completion; a nil delta makes a chunk with no choice (the usage chunk).
+    func chunk(delta: ChatCompletionChunk.Choice.Delta?, finishReason: String? = nil) -> ChatCompletionChunk {
+        ChatCompletionChunk(id: completionID, created: created, model: model,
+                            choices: delta.map { [.init(delta: $0, finishReason: finishReason)] } ?? [])
+    }
+
+    func chunk(progress: ChatCompletionChunk.Progress) -> ChatCompletionChunk {
+        var chunk = chunk(delta: .init())
+        chunk.rlmProgress = progress
+        return chunk
+    }
+}
+
+import Synchronization
+
+/// The progress tally, shared by the run's event callbacks.
+final class TallyBox: Sendable {
+    private let tally = Mutex(ProgressTally())
+    func add(_ event: RLMEvent) -> ChatCompletionChunk.Progress? { tally.withLock { $0.add(event) } }
+}

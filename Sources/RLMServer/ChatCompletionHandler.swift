@@ -1,0 +1,155 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RLMKit
+
+/// `POST /v1/chat/completions`: reads the request, admits it as a run, and answers it whole or as a stream.
+struct ChatCompletionHandler: Sendable {
+    let modelID: String
+    let runner: ContextRunner
+    let gate: RunGate
+    let metrics: ServerMetrics
+    let filesRoot: FilesRoot?
+    let maxRequestBytes: Int
+
+    /// Reads the body inside Hummingbird's watch on the connection, so that a client that goes away while its
+    /// run goes cancels the run.
+    func respond(to request: Request, context: some RequestContext) async throws -> Response {
+        try await request.body.consumeWithCancellationOnInboundClose { body in
+            let chat = try await decode(body)
+            guard chat.model == modelID else {
+                throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
+                                        code: "model_not_found", param: "model")
+            }
+            let run = try await admit(chat)
+            if chat.stream == true {
+                return streamingResponse(run, includeUsage: chat.streamOptions?.includeUsage == true)
+            }
+            let outcome = try await execute(run, onEvent: nil)
+            let completion = ChatCompletion(
+                id: run.completionID, created: run.created, model: modelID,
+                choices: [.init(message: .init(content: outcome.result.answer), finishReason: outcome.finishReason)],
+                usage: CompletionUsage(outcome.result.totalUsage), rlm: outcome.summary)
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(completion))))
+        }
+    }
+
+    /// Takes a run slot (or refuses with 429, or 503 while draining) and resolves the context; the slot is given
+    /// back by ``execute`` or here on failure.
+    private func admit(_ chat: ChatCompletionRequest) async throws -> AdmittedRun {
+        let query = try chat.query()
+        let id: UUID
+        switch await gate.admit() {
+        case .admitted(let admitted): id = admitted
+        case .full(let retryAfter): throw APIError.busy(retryAfter: retryAfter, limit: gate.limit)
+        case .draining: throw APIError.draining()
+        }
+        let started = ContinuousClock.now
+        metrics.runStarted()
+        do {
+            let resolved = try ResolvedContext.resolve(chat, filesRoot: filesRoot)
+            return AdmittedRun(id: id, query: query, context: resolved, started: started, model: modelID,
+                               completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+                               created: Int(Date().timeIntervalSince1970))
+        } catch {
+            await finish(id, started: started, outcome: .failed, result: nil)
+            throw error
+        }
+    }
+
+    /// A run that holds a slot of the gate until ``finish`` gives it back.
+    struct AdmittedRun: Sendable {
+        var id: UUID
+        var query: String
+        var context: ResolvedContext
+        var started: ContinuousClock.Instant
+        var model: String
+        var completionID: String
+        var created: Int
+    }
+
+    typealias RunOutcome = ContextRunner.Answered
+
+    /// Runs the question in its own task, which the gate can cancel when a drain runs out of time and which a
+    /// cancelled request (the client went away) cancels too: its model calls stop and its REPL is killed.
+    func execute(_ run: AdmittedRun, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RunOutcome {
+        let runner = self.runner
+        let task = Task { try await runner.ask(run.query, context: run.context, onEvent: onEvent) }
+        await gate.setCanceller(run.id) { task.cancel() }
+        do {
+            let answered = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            // A cancelled run hands back its partial answer, but nobody is waiting for it any more.
+            if task.isCancelled {
+                await finish(run.id, started: run.started, outcome: .cancelled, result: answered.result)
+                throw APIError.cancelled()
+            }
+            await finish(run.id, started: run.started, outcome: answered.result.status == .answered ? .answered : .partial,
+                         result: answered.result)
+            return answered
+        } catch let error as APIError {
+            throw error
+        } catch {
+            let cancelled = error is CancellationError || task.isCancelled
+            await finish(run.id, started: run.started, outcome: cancelled ? .cancelled : .failed,
+                         result: (error as? RLMRunFailure)?.partial)
+            if cancelled { throw APIError.cancelled() }
+            throw APIError.runFailed("the run failed: \(error). Check the model endpoint the server was started with (rlm serve --help).")
+        }
+    }
+
+    private func finish(_ id: UUID, started: ContinuousClock.Instant, outcome: ServerMetrics.RunOutcome, result: RLMResult?) async {
+        let duration = ContinuousClock.now - started
+        metrics.runFinished(outcome, duration: duration, result: result)
+        if outcome == .failed { metrics.recordError(type: "run_failed") }
+        let components = duration.components
+        await gate.release(id, seconds: Double(components.seconds) + Double(components.attoseconds) / 1e18)
+    }
+
+    private func decode(_ body: RequestBody) async throws -> ChatCompletionRequest {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxRequestBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge(limit: maxRequestBytes)
+        }
+        do {
+            return try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalidRequest("the body is not a chat completion request: \(Self.describe(error)).")
+        } catch {
+            throw APIError.invalidRequest("the body is not JSON: \(error).")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let at = path(context)
+            return "the field \(at.isEmpty ? "" : at + ".")\(key.stringValue) is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "the field \(path(context)) has the wrong type (\(context.debugDescription))"
+        case .dataCorrupted(let context):
+            let at = path(context)
+            return at.isEmpty ? "not valid JSON" : "\(at): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+extension APIError {
+    static func cancelled() -> APIError {
+        APIError(status: .serviceUnavailable, message: "the run was cancelled (the server is shutting down or the client went away). Retry the request.",
+                 type: "server_error", code: "run_cancelled", headers: [.retryAfter: "5"])
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import RLMKit
+import RLMServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rlm serve`: an OpenAI-compatible HTTP server whose model is an RLM.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve an RLM as an OpenAI-compatible model: POST /v1/chat/completions, GET /v1/models, /healthz, /metrics.",
+        discussion: """
+            The question is the last user message; the context is the rest of the conversation, or the extension \
+            field `context`, or files under --files-root named in `context_paths`. Endpoints, keys and limits are \
+            found as for `rlm ask`. SIGTERM or Ctrl-C drains: new requests get 503, running ones may finish within \
+            --drain-timeout, then they are cancelled. See docs/server.md.
+            """
+    )
+
+    @Option(help: "Address to listen on (0.0.0.0 for every interface; then set --auth-token-env).")
+    var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one and prints it).")
+    var port = 8088
+    @Option(help: ArgumentHelp("Environment variable holding the Bearer token clients must send (never the token itself).", valueName: "name"))
+    var authTokenEnv: String?
+    @Option(help: ArgumentHelp("A folder whose files and subfolders requests may name in context_paths; nothing outside it is read.", valueName: "dir"))
+    var filesRoot: String?
+    @Option(help: "Model id clients send and GET /v1/models lists.")
+    var servedModelName = "rlm"
+    @Option(help: "Runs at once; further requests get 429 with Retry-After.")
+    var maxConcurrentRuns = 4
+    @Option(help: "Largest request body in bytes; larger ones get 413.")
+    var maxRequestBytes = 128 << 20
+    @Option(help: "MiB of context kept loaded between requests, so a chat over one input loads it once (0 keeps none).")
+    var cacheMb = 1_024
+    @Option(help: "Seconds a drain waits for running requests before cancelling them.")
+    var drainTimeout: Double = 30
+
+    @OptionGroup(title: "Models")
+    var models: ModelOptions
+    @OptionGroup(title: "Limits (per request)")
+    var limits: LimitOptions
+    @OptionGroup(title: "REPL")
+    var repl: REPLOptions
+
+    @Option(help: "Folder for the JSON-lines trajectory of each run (default: ~/.cache/rlm/runs/).")
+    var logDir: String?
+    @Flag(help: "Write no trajectory logs.")
+    var noLog = false
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1.") }
+        guard maxRequestBytes >= 1_024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
+        guard cacheMb >= 0 else { throw ValidationError("--cache-mb cannot be negative.") }
+        guard drainTimeout.isFinite, drainTimeout >= 0, drainTimeout <= 86_400 else {
+            throw ValidationError("--drain-timeout must be between 0 and 86400 seconds.")
+        }
+        guard !servedModelName.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--served-model-name cannot be empty.") }
+        if logDir != nil && noLog { throw ValidationError("--log-dir and --no-log contradict each other; pass one.") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let token = try authToken(environment: environment)
+        let config = try ConfigSources.load(environment: environment)
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
+        for notice in notices { say(notice) }
+        let logDirectory: URL? = noLog ? nil : URL(fileURLWithPath: logDir ?? URL(fileURLWithPath: Ask.defaultLogPath(environment: environment)).deletingLastPathComponent().path)
+        let server: RLMServer
+        do {
+            server = try RLMServer(rlm: rlm, configuration: .init(
+                host: host, port: port, modelID: servedModelName, authToken: token, filesRoot: filesRoot,
+                maxConcurrentRuns: maxConcurrentRuns, maxRequestBytes: maxRequestBytes, cacheBytes: cacheMb << 20,
+                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory))
+        } catch let error as ServerSetupError {
+            throw CLIFailure.configuration(error.message)
+        }
+        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                say("draining: new requests get 503; running ones have \(Int(drainTimeout)) s to finish.")
+                Task { await server.drainAndStop() }
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        let (host, model, rootName) = (host, servedModelName, rlm.rootModel.name)
+        do {
+            try await server.run { port in
+                say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName)).")
+            }
+        } catch {
+            throw CLIFailure.run("the server stopped: \(error). If the port is taken, choose another with --port.")
+        }
+        say("stopped.")
+    }
+
+    /// The token from the variable `--auth-token-env` names; refuses a missing or empty one.
+    func authToken(environment: [String: String]) throws -> String? {
+        guard let name = authTokenEnv else {
+            if !["127.0.0.1", "localhost", "::1"].contains(host) {
+                say("warning: listening on \(host) without --auth-token-env: anyone who reaches this port can spend your model budget.")
+            }
+            return nil
+        }
+        guard let token = environment[name], !token.isEmpty else {
+            throw CLIFailure.configuration("--auth-token-env names \(name), but that variable is not set or is empty. Export it (export \(name)=…) before starting the server.")
+        }
+        return token
+    }
+}
+
+/// One line on stderr, prefixed with the command.
+private func say(_ text: String) {
+    FileHandle.standardError.write(Data("rlm serve: \(text)\n".utf8))
+}
