@@ -33,6 +33,7 @@ let package = Package(
             name: "rlm",
             dependencies: [
                 "RLMKit",
+                "RLMBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -49,12 +50,13 @@ let package = Package(
         ),
         // Checks the providers against a real model server (scripts/llama-integration.sh).
         .executableTarget(name: "ProviderCheck", dependencies: ["RLMKit"]),
-        .executableTarget(
-            name: "EngineBench",
-            dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
-            path: "Benchmarks/EngineBench"
+        // `rlm bench`: task generators, scorers, result files, summary, plot, and the engine benchmark.
+        .target(
+            name: "RLMBench",
+            dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")]
         ),
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit"]),
+        .testTarget(name: "RLMBenchTests", dependencies: ["RLMBench"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["RLMKit", "ModelSimulator", "rlm", .product(name: "Subprocess", package: "swift-subprocess")]

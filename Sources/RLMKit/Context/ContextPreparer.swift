@@ -24,7 +24,9 @@ enum ContextPreparer {
             guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ContextError(message: "the context directory \(root.path) does not exist. Check the path given to --context.")
             }
-            return try writeDictionary(of: try listFiles(under: root), root: root, scratch: scratch)
+            let listing = try listTree(under: root)
+            if let manifest = try writeManifest(of: listing, root: root, scratch: scratch) { return manifest }
+            return try writeDictionary(of: listing.files, root: root, scratch: scratch)
         case .files(let urls, let root):
             guard !urls.isEmpty else {
                 throw ContextError(message: "no files matched the context pattern. Check the glob given to --context.")
@@ -47,20 +49,32 @@ enum ContextPreparer {
 
     /// Regular files below `root`, sorted, without version-control and build folders.
     static func listFiles(under root: URL) throws -> [URL] {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
+        try listTree(under: root).files
+    }
+
+    /// Regular files below `root` (sorted, with their sizes), and the folders left out of it.
+    static func listTree(under root: URL) throws -> DirectoryListing {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey, .fileSizeKey],
                                                            options: [], errorHandler: { _, _ in true }) else {
             throw ContextError(message: "the context directory \(root.path) cannot be listed. Check its permissions.")
         }
-        var files: [URL] = []
+        var listing = DirectoryListing()
         for case let url as URL in walker {
-            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey])
+            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey, .fileSizeKey])
             if values?.isDirectory == true {
-                if skippedDirectories.contains(url.lastPathComponent) { walker.skipDescendants() }
+                if skippedDirectories.contains(url.lastPathComponent) {
+                    walker.skipDescendants()
+                    listing.skippedDirectories.append(url)
+                }
                 continue
             }
-            if values?.isRegularFile == true { files.append(url) }
+            if values?.isRegularFile == true {
+                listing.files.append(url)
+                listing.totalBytes += values?.fileSize ?? 0
+            }
         }
-        return files.sorted { $0.path < $1.path }
+        listing.files.sort { $0.path < $1.path }
+        return listing
     }
 
     /// Streams `{relative path: text}` as JSON into one file, one input file at a time.
@@ -117,4 +131,12 @@ enum ContextPreparer {
         }
         return PreparedContext(path: output.path, format: .json, notes: notes, isTemporary: true)
     }
+}
+
+/// What a directory walk found.
+struct DirectoryListing {
+    var files: [URL] = []
+    var totalBytes = 0
+    /// Version-control and build folders left out, each once (their contents are not walked).
+    var skippedDirectories: [URL] = []
 }

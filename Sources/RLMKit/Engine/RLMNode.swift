@@ -36,7 +36,8 @@ struct RLMNode: Sendable {
                                                  sandbox: tree.sandbox, context: prepared,
                                                  subCalls: subCalls) { repl in
             var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
-            description.notes = prepared.notes.isEmpty ? nil : prepared.notes
+            let notes = (description.notes ?? []) + prepared.notes
+            description.notes = notes.isEmpty ? nil : notes
             let loaded = description
             let loadSeconds = await repl.contextLoadSeconds
             await emit(.contextLoaded) {
