@@ -16,16 +16,16 @@ public enum BenchPlot {
         body += panel(x: 60, title: "score (mean)", sizes: sizes, rows: rows, value: { $0.meanScore }, top: 1,
                       format: { String(format: "%.2f", $0) })
         body += panel(x: 420, title: costLabel, sizes: sizes, rows: rows, value: cost, top: maxCost * 1.1,
-                      format: { priced ? String(format: "$%.3g", $0) : String(format: "%.3g", $0) })
+                      format: { priced ? String(format: "$%.3g", $0) : compact($0) })
         var legend = ""
         for (offset, method) in BenchMethod.allCases.enumerated() {
-            let y = 52 + offset * 18
-            legend += "<line x1=\"640\" y1=\"\(y)\" x2=\"664\" y2=\"\(y)\" stroke=\"\(colors[method]!)\" stroke-width=\"3\"/>"
-            legend += "<text x=\"670\" y=\"\(y + 4)\" font-size=\"12\">\(method == .rlm ? "RLM" : "base model")</text>"
+            let x = 290 + offset * 120
+            legend += "<line x1=\"\(x)\" y1=\"362\" x2=\"\(x + 24)\" y2=\"362\" stroke=\"\(colors[method]!)\" stroke-width=\"3\"/>"
+            legend += "<text x=\"\(x + 30)\" y=\"366\" font-size=\"12\">\(method == .rlm ? "RLM" : "base model")</text>"
         }
         return """
-            <svg xmlns="http://www.w3.org/2000/svg" width="760" height="360" viewBox="0 0 760 360" font-family="sans-serif">
-            <rect width="760" height="360" fill="white"/>
+            <svg xmlns="http://www.w3.org/2000/svg" width="760" height="380" viewBox="0 0 760 380" font-family="sans-serif">
+            <rect width="760" height="380" fill="white"/>
             <text x="380" y="22" font-size="15" text-anchor="middle">\(escape(title))</text>
             \(body)\(legend)
             </svg>
@@ -65,6 +65,13 @@ public enum BenchPlot {
             }
         }
         return svg + "\n"
+    }
+
+    /// 41k, 1.2M: axis labels for token counts.
+    static func compact(_ value: Double) -> String {
+        if value >= 1e6 { return String(format: "%.1fM", value / 1e6) }
+        if value >= 1e3 { return String(format: "%.0fk", value / 1e3) }
+        return String(format: "%.0f", value)
     }
 
     static func escape(_ text: String) -> String {

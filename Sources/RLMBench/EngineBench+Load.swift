@@ -56,7 +56,7 @@ extension EngineBench {
             let log = workDirectory.appendingPathComponent("engine-load.jsonl")
             let outcome = try await ask(baseURL: simulator.baseURL, context: context, log: log)
             if let at = simulator.firstRequestAt { first.append((at - outcome.started).benchSeconds) }
-            load += Self.contextLoadSeconds(log: log)
+            load += Self.eventSeconds("context_loaded", log: log).prefix(1)
             try? FileManager.default.removeItem(at: log)
             host.append(Double(outcome.summary["host_peak_rss_bytes"] as? Int ?? 0) / 1_048_576)
             repl.append(Double(outcome.summary["repl_peak_rss_bytes"] as? Int ?? 0) / 1_048_576)
@@ -68,16 +68,6 @@ extension EngineBench {
             EngineFigure(section: section, measure: "peak RSS of the `rlm` host, \(label)", unit: "MiB", runs: host),
             EngineFigure(section: section, measure: "peak RSS of the REPL, \(label)", unit: "MiB", runs: repl),
         ]
-    }
-
-    /// The driver's own load time, from the `context_loaded` event of a trajectory log.
-    static func contextLoadSeconds(log: URL) -> [Double] {
-        guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  event["event"] as? String == "context_loaded" else { return nil }
-            return event["seconds"] as? Double
-        }.prefix(1).map { $0 }
     }
 
     /// Seconds plain Python takes to read and decode the input (a file, or every file of a tree): the bound set by

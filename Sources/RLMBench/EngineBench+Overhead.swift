@@ -57,7 +57,7 @@ extension EngineBench {
                                             extra: ["--sandbox", level, "--max-iterations", String(cells + 2)],
                                             input: "tiny", log: log)
                 if let first = stepper.firstRequestAt { starts.append((first - outcome.started).benchSeconds) }
-                cellTimes += Self.cellSeconds(log: log).map { $0 * 1000 }
+                cellTimes += Self.eventSeconds("code_executed", log: log).map { $0 * 1000 }
                 try? FileManager.default.removeItem(at: log)
             }
             emit(EngineFigure(section: "REPL", measure: "round trip of a one-line cell, sandbox \(level)", unit: "ms", runs: cellTimes))
@@ -66,12 +66,13 @@ extension EngineBench {
         return figures
     }
 
-    /// Host-measured seconds of each code cell in a trajectory log.
-    static func cellSeconds(log: URL) -> [Double] {
+    /// The `seconds` of every event named `name` in a trajectory log (`code_executed`: each cell's host-measured
+    /// time; `context_loaded`: the driver's load time).
+    static func eventSeconds(_ name: String, log: URL) -> [Double] {
         guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  event["event"] as? String == "code_executed" else { return nil }
+                  event["event"] as? String == name else { return nil }
             return event["seconds"] as? Double
         }
     }

@@ -40,6 +40,8 @@ struct BenchRunOptions: ParsableArguments {
     var python: String?
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @OptionGroup(title: "Models") var models: ModelOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func validate() throws {
         guard tasks >= 1 else { throw ValidationError("--tasks must be at least 1.") }
@@ -62,27 +64,21 @@ extension Bench {
         static let configuration = CommandConfiguration(
             commandName: "niah", abstract: "One needle in filler text, its position swept across the input (exact match).")
         @OptionGroup var options: BenchRunOptions
-        @OptionGroup(title: "Models") var models: ModelOptions
-        @OptionGroup(title: "Limits") var limits: LimitOptions
-        func run() async throws { try await BenchSuiteRun(suite: .niah, options: options, models: models, limits: limits).start() }
+        func run() async throws { try await BenchSuiteRun(suite: .niah, options: options).start() }
     }
 
     struct Oolong: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Counting and comparison over records whose labels must be inferred (0.75^|d| for counts).")
         @OptionGroup var options: BenchRunOptions
-        @OptionGroup(title: "Models") var models: ModelOptions
-        @OptionGroup(title: "Limits") var limits: LimitOptions
-        func run() async throws { try await BenchSuiteRun(suite: .oolong, options: options, models: models, limits: limits).start() }
+        func run() async throws { try await BenchSuiteRun(suite: .oolong, options: options).start() }
     }
 
     struct Pairs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Every pair of users that both meet a condition over their records (F1 over the pairs).")
         @OptionGroup var options: BenchRunOptions
-        @OptionGroup(title: "Models") var models: ModelOptions
-        @OptionGroup(title: "Limits") var limits: LimitOptions
-        func run() async throws { try await BenchSuiteRun(suite: .pairs, options: options, models: models, limits: limits).start() }
+        func run() async throws { try await BenchSuiteRun(suite: .pairs, options: options).start() }
     }
 
     struct CodeQA: AsyncParsableCommand {
@@ -94,15 +90,13 @@ extension Bench {
         var repo: String?
         @Option(help: "JSON lines: {\"question\": \"...\", \"choices\": [\"...\", ...], \"answer\": \"B\"} (with --repo).")
         var questions: String?
-        @OptionGroup(title: "Models") var models: ModelOptions
-        @OptionGroup(title: "Limits") var limits: LimitOptions
 
         func validate() throws {
             if (repo == nil) != (questions == nil) { throw ValidationError("--repo and --questions go together: pass both or neither.") }
         }
 
         func run() async throws {
-            var suite = BenchSuiteRun(suite: .codeqa, options: options, models: models, limits: limits)
+            var suite = BenchSuiteRun(suite: .codeqa, options: options)
             if let repo, let questions {
                 suite.fixedTasks = try CodeQAGenerator.load(questionFile: URL(fileURLWithPath: questions),
                                                             repository: URL(fileURLWithPath: repo))

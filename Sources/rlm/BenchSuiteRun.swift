@@ -12,16 +12,14 @@ import Glibc
 struct BenchSuiteRun {
     let suite: BenchSuite
     let options: BenchRunOptions
-    let models: ModelOptions
-    let limits: LimitOptions
+    var models: ModelOptions { options.models }
+    var limits: LimitOptions { options.limits }
     /// Tasks given instead of generated ones (codeqa over a repository).
     var fixedTasks: [BenchTask]?
 
-    init(suite: BenchSuite, options: BenchRunOptions, models: ModelOptions, limits: LimitOptions) {
+    init(suite: BenchSuite, options: BenchRunOptions) {
         self.suite = suite
         self.options = options
-        self.models = models
-        self.limits = limits
     }
 
     /// What a run was made with; `--resume` refuses a folder made with other settings.
