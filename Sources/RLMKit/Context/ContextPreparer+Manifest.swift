@@ -14,20 +14,17 @@ extension ContextPreparer {
     /// UTF-8 decoding rather than by re-encoding every file as JSON. Returns nil when the tree has too many
     /// folders to hide; the caller then encodes the files as JSON.
     static func writeManifest(of listing: DirectoryListing, root: URL, scratch: URL) throws -> PreparedContext? {
-        let hidden = listing.skippedDirectories.filter { hiddenDirectories.contains($0.lastPathComponent) }
-        guard hidden.count <= maxHiddenFolders else { return nil }
-        let rootPath = root.standardizedFileURL.path
-        let keys = listing.files.map { url -> String in
-            let path = url.standardizedFileURL.path
-            return path.hasPrefix(rootPath + "/") ? String(path.dropFirst(rootPath.count + 1)) : path
+        let hidden = listing.skippedDirectories.filter {
+            hiddenDirectories.contains(String($0[$0.index(after: $0.lastIndex(of: "/") ?? $0.startIndex)...]))
         }
+        guard hidden.count <= maxHiddenFolders else { return nil }
         let output = scratch.appendingPathComponent("context-manifest.json")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        try encoder.encode(Manifest(root: rootPath, files: keys)).write(to: output)
+        try encoder.encode(Manifest(root: listing.root, files: listing.relativePaths)).write(to: output)
         var prepared = PreparedContext(path: output.path, format: .manifest, notes: [], isTemporary: true)
-        prepared.extraReadablePaths = [rootPath]
-        prepared.hiddenPaths = hidden.map { $0.standardizedFileURL.path }
+        prepared.extraReadablePaths = [listing.root]
+        prepared.hiddenPaths = hidden
         prepared.contentBytes = listing.totalBytes
         return prepared
     }

@@ -47,34 +47,9 @@ enum ContextPreparer {
         try? handle.close()
     }
 
-    /// Regular files below `root`, sorted, without version-control and build folders.
-    static func listFiles(under root: URL) throws -> [URL] {
-        try listTree(under: root).files
-    }
-
     /// Regular files below `root` (sorted, with their sizes), and the folders left out of it.
     static func listTree(under root: URL) throws -> DirectoryListing {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey, .fileSizeKey],
-                                                           options: [], errorHandler: { _, _ in true }) else {
-            throw ContextError(message: "the context directory \(root.path) cannot be listed. Check its permissions.")
-        }
-        var listing = DirectoryListing()
-        for case let url as URL in walker {
-            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey, .fileSizeKey])
-            if values?.isDirectory == true {
-                if skippedDirectories.contains(url.lastPathComponent) {
-                    walker.skipDescendants()
-                    listing.skippedDirectories.append(url)
-                }
-                continue
-            }
-            if values?.isRegularFile == true {
-                listing.files.append(url)
-                listing.totalBytes += values?.fileSize ?? 0
-            }
-        }
-        listing.files.sort { $0.path < $1.path }
-        return listing
+        try DirectoryListing.walk(root, skipping: skippedDirectories)
     }
 
     /// Streams `{relative path: text}` as JSON into one file, one input file at a time.
@@ -131,12 +106,4 @@ enum ContextPreparer {
         }
         return PreparedContext(path: output.path, format: .json, notes: notes, isTemporary: true)
     }
-}
-
-/// What a directory walk found.
-struct DirectoryListing {
-    var files: [URL] = []
-    var totalBytes = 0
-    /// Version-control and build folders left out, each once (their contents are not walked).
-    var skippedDirectories: [URL] = []
 }
