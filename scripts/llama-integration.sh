@@ -39,7 +39,7 @@ N_CTX=2048
 if [ "$MODE" = bench ]; then N_CTX=8192; fi
 mkdir -p .build-llama
 echo "== starting llama.cpp server on 127.0.0.1:$PORT (n_ctx $N_CTX)"
-"$VENV/bin/python" -m llama_cpp.server --model "$MODEL_FILE" --model_alias smollm2 \
+"$VENV/bin/python" -m llama_cpp.server --model "$MODEL_FILE" --model_alias smollm2 --n_threads "$(nproc)" \
   --host 127.0.0.1 --port "$PORT" --n_ctx "$N_CTX" > .build-llama/server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -54,11 +54,11 @@ if [ "$MODE" = bench ]; then
   OUT=${RLM_BENCH_OUT:-.build-llama/bench-niah}
   echo "== rlm bench niah, base against RLM, on SmolLM2-135M (results in $OUT)"
   swift build -c release --product rlm
-  # The base model gets 6k tokens of input (the window is 8,192); each RLM run is held to a few turns and a
-  # minute, since a 135M model rarely submits an answer on its own.
-  .build/release/rlm bench niah --sizes 4k,16k --tasks 5 --base-window 6k --seed 1 \
+  # The base model gets 2k tokens of input, so that a prompt is read in seconds on a small CPU; each RLM run is
+  # held to two turns and 90 s, since a 135M model rarely submits an answer on its own.
+  .build/release/rlm bench niah --sizes 4k,16k --tasks 5 --base-window 2k --seed 1 \
     --base-url "http://127.0.0.1:$PORT/v1" --model smollm2 --model-window 8192 --sub-window 8192 \
-    --max-iterations 3 --timeout 90 --max-retries 1 --request-timeout 120 --out "$OUT"
+    --max-iterations 2 --timeout 90 --max-retries 1 --request-timeout 300 --out "$OUT" "${@:2}"
   exit 0
 fi
 
