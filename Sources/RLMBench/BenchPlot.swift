@@ -70,7 +70,8 @@ public enum BenchPlot {
     /// 41k, 1.2M: axis labels for token counts.
     static func compact(_ value: Double) -> String {
         if value >= 1e6 { return String(format: "%.1fM", value / 1e6) }
-        if value >= 1e3 { return String(format: "%.0fk", value / 1e3) }
+        if value >= 1e4 { return String(format: "%.0fk", value / 1e3) }
+        if value >= 1e3 { return String(format: "%.1fk", value / 1e3) }
         return String(format: "%.0f", value)
     }
 
