@@ -66,6 +66,7 @@ let package = Package(
                 "RLMKit",
                 "RLMMCP",
                 "RLMServer",
+                "RLMBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "RLMViewer",
@@ -95,10 +96,10 @@ let package = Package(
         .target(name: "RLMTesting", dependencies: ["RLMKit", "ModelSimulator"]),
         // Checks the providers against a real model server (scripts/llama-integration.sh).
         .executableTarget(name: "ProviderCheck", dependencies: ["RLMKit"]),
-        .executableTarget(
-            name: "EngineBench",
-            dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")],
-            path: "Benchmarks/EngineBench"
+        // `rlm bench`: task generators, scorers, result files, summary, plot, and the engine benchmark.
+        .target(
+            name: "RLMBench",
+            dependencies: ["RLMKit", "ModelSimulator", .product(name: "Subprocess", package: "swift-subprocess")]
         ),
         // Server overhead against RLMKit called directly, and a large context asked three times.
         .executableTarget(
@@ -114,6 +115,7 @@ let package = Package(
             path: "Benchmarks/SessionBench"
         ),
         .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting"]),
+        .testTarget(name: "RLMBenchTests", dependencies: ["RLMBench"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["RLMKit", "RLMMCP", "RLMServer", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),

@@ -8,7 +8,7 @@ import Testing
 /// not written for this client: Python's `http.server` with its defaults (HTTP/1.0, listen backlog 5) and a
 /// keep-alive server with a backlog of 5, plus the project's simulator. Correctness only, never wall time:
 /// every call answered with its own reply, none failed, the server saw exactly the calls made and the full
-/// concurrency. Speed is measured by `EngineBench --fanout` (BENCHMARKS.md).
+/// concurrency. Speed is measured by `rlm bench engine` (BENCHMARKS.md).
 @Suite(.serialized) struct FanOutTests {
     /// Runs `calls` chat calls, `concurrency` at a time, and returns the answers in call order.
     static func fanOut(model: OpenAICompatibleModel, calls: Int, limiter: ConcurrencyLimiter) async throws -> [String] {

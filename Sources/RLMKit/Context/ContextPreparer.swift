@@ -24,7 +24,9 @@ enum ContextPreparer {
             guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ContextError(message: "the context directory \(root.path) does not exist. Check the path given to --context.")
             }
-            return try writeDictionary(of: try listFiles(under: root), root: root, scratch: scratch)
+            let listing = try listTree(under: root)
+            if let manifest = try writeManifest(of: listing, root: root, scratch: scratch) { return manifest }
+            return try writeDictionary(of: listing.files, root: root, scratch: scratch)
         case .files(let urls, let root):
             guard !urls.isEmpty else {
                 throw ContextError(message: "no files matched the context pattern. Check the glob given to --context.")
@@ -45,22 +47,9 @@ enum ContextPreparer {
         try? handle.close()
     }
 
-    /// Regular files below `root`, sorted, without version-control and build folders.
-    static func listFiles(under root: URL) throws -> [URL] {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey],
-                                                           options: [], errorHandler: { _, _ in true }) else {
-            throw ContextError(message: "the context directory \(root.path) cannot be listed. Check its permissions.")
-        }
-        var files: [URL] = []
-        for case let url as URL in walker {
-            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey])
-            if values?.isDirectory == true {
-                if skippedDirectories.contains(url.lastPathComponent) { walker.skipDescendants() }
-                continue
-            }
-            if values?.isRegularFile == true { files.append(url) }
-        }
-        return files.sorted { $0.path < $1.path }
+    /// Regular files below `root` (sorted, with their sizes), and the folders left out of it.
+    static func listTree(under root: URL) throws -> DirectoryListing {
+        try DirectoryListing.walk(root, skipping: skippedDirectories)
     }
 
     /// Streams `{relative path: text}` as JSON into one file, one input file at a time.

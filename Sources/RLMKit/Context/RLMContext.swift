@@ -23,6 +23,8 @@ public struct PreparedContext: Sendable {
         case json
         /// Parsed as JSON when it is, else kept as text.
         case autoJSON = "auto_json"
+        /// A list of files under a root folder, which the driver reads itself into `{relative path: text}`.
+        case manifest
     }
     public var path: String
     public var format: Format
@@ -30,6 +32,12 @@ public struct PreparedContext: Sendable {
     public var notes: [String]
     /// A file made for this run, removed with it.
     public var isTemporary: Bool
+    /// Paths the REPL must be able to read, besides `path`: the root folder of a manifest.
+    public var extraReadablePaths: [String] = []
+    /// Folders under a readable path that the strict sandbox hides (version-control internals).
+    public var hiddenPaths: [String] = []
+    /// Bytes of input behind the prepared file, when that is more than the file itself (a manifest).
+    public var contentBytes: Int?
 }
 
 /// A context that cannot be used, with what to do about it.

@@ -36,7 +36,8 @@ struct RLMNode: Sendable {
                                                  sandbox: tree.sandbox, context: prepared,
                                                  subCalls: subCalls, tools: makeTools()) { repl in
             var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
-            description.notes = prepared.notes.isEmpty ? nil : prepared.notes
+            let notes = (description.notes ?? []) + prepared.notes
+            description.notes = notes.isEmpty ? nil : notes
             await announceContext(description, loadSeconds: await repl.contextLoadSeconds)
             var conversation = makeConversation(description: description)
             return try await answer(in: repl, description: description, conversation: &conversation)

@@ -46,10 +46,12 @@ extension REPLSession {
                                    driverPath: workDirectory.appendingPathComponent("rlm_driver.py").path,
                                    channelDirectory: workDirectory.path,
                                    hostScratchDirectory: workDirectory.appendingPathComponent("scratch").path,
-                                   readOnlyPaths: [context.path], limits: configuration.resources)
+                                   readOnlyPaths: [context.path] + context.extraReadablePaths, limits: configuration.resources,
+                                   hiddenPaths: context.hiddenPaths)
         let sandboxed = sandbox.command(for: launch)
         let command = processCap?.wrap(sandboxed) ?? sandboxed
-        let contextBytes = (try? FileManager.default.attributesOfItem(atPath: context.path)[.size] as? Int) ?? 0
+        let contextBytes = context.contentBytes
+            ?? (try? FileManager.default.attributesOfItem(atPath: context.path)[.size] as? Int) ?? 0
         let resources = configuration.resources
         let bootstrap = Bootstrap(socket: socketPath, token: token,
                                   context: .init(path: context.path, format: context.format.rawValue),

@@ -63,6 +63,8 @@ struct SandboxLaunch: Sendable {
     /// Files the code may read (the context).
     var readOnlyPaths: [String]
     var limits: REPLResourceLimits
+    /// Folders inside the readable paths that the code must not see (version-control internals).
+    var hiddenPaths: [String] = []
 }
 
 /// One way to isolate the REPL process. Every platform mechanism sits behind this protocol.
@@ -209,6 +211,10 @@ struct BubblewrapSandbox: REPLSandbox {
         }
         for path in launch.readOnlyPaths {
             arguments += ["--ro-bind", path, path]
+        }
+        // An empty tmpfs over each hidden folder, unless the interpreter itself lives below it.
+        for path in launch.hiddenPaths where !readOnly.contains(where: { $0 == path || $0.hasPrefix(path + "/") }) {
+            arguments += ["--tmpfs", path]
         }
         arguments += ["--ro-bind", launch.channelDirectory, launch.channelDirectory]
         arguments += ["--size", String(launch.limits.scratchMB << 20), "--perms", "0700", "--tmpfs", Self.scratch]

@@ -12,6 +12,7 @@ struct SeatbeltProfile: Sendable {
     var readOnlyPaths: [String]
     var scratchDirectory: String
     var channelDirectory: String
+    var hiddenPaths: [String]
 
     init(launch: SandboxLaunch) {
         var readable = Set(launch.interpreter.prefixes)
@@ -21,6 +22,7 @@ struct SeatbeltProfile: Sendable {
         self.readOnlyPaths = readable.sorted()
         self.scratchDirectory = launch.hostScratchDirectory
         self.channelDirectory = launch.channelDirectory
+        self.hiddenPaths = launch.hiddenPaths
     }
 
     /// The profile: everything denied, then reads of the system, the interpreter, the context and the
@@ -38,6 +40,7 @@ struct SeatbeltProfile: Sendable {
             (allow file-read*
             \(reads.joined(separator: "\n"))
                 (subpath \(Self.quoted(scratchDirectory))))
+            \(hiddenPaths.map { "(deny file-read* (subpath \(Self.quoted($0))))" }.joined(separator: "\n"))
             (allow file-write* (subpath \(Self.quoted(scratchDirectory))) (literal "/dev/null"))
             (allow network-outbound (remote unix-socket (subpath \(Self.quoted(channelDirectory)))))
             (allow mach-lookup (global-name "com.apple.system.opendirectoryd.libinfo"))

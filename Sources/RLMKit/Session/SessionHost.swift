@@ -50,7 +50,8 @@ final class SessionHost: Sendable {
             switch result {
             case .success(let repl):
                 var description = await repl.contextDescription ?? ContextDescription(type: "unknown")
-                description.notes = environment.prepared.notes.isEmpty ? nil : environment.prepared.notes
+                let notes = (description.notes ?? []) + environment.prepared.notes
+                description.notes = notes.isEmpty ? nil : notes
                 return SessionHost(environment: environment, repl: repl, description: description,
                                    driverLoadSeconds: await repl.contextLoadSeconds, router: router, task: task)
             case .failure(let error):

@@ -359,15 +359,18 @@ def load_context(spec):
     path, fmt = spec["path"], spec["format"]
     if fmt == "text":
         text, replaced = read_text(path)
-        return text, replaced, "text"
+        return text, replaced, "text", []
     if fmt in ("json", "auto_json"):
         text, replaced = read_text(path)
         try:
-            return json.loads(text), replaced, "JSON"
+            return json.loads(text), replaced, "JSON", []
         except ValueError:
             if fmt == "json":
                 raise
-            return text, replaced, "text (not valid JSON)"
+            return text, replaced, "text (not valid JSON)", []
+    if fmt == "manifest":
+        value, replaced, notes = load_manifest(path)
+        return value, replaced, "directory", notes
     raise ValueError("unknown context format " + repr(fmt))
 
 
@@ -394,6 +397,64 @@ def make_host_tool(channel, name, doc):
     tool.__qualname__ = name
     tool.__doc__ = doc
     return tool
+
+
+def read_file_bytes(path):
+    """A file's bytes in as few system calls as its size allows; None when its first 8 KiB hold a NUL (binary)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > 65536:
+            head = os.read(fd, 8192)
+            if b"\0" in head:
+                return None
+            chunks = [head]
+        else:
+            chunks = []
+        while True:
+            chunk = os.read(fd, max(size + 1, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def load_manifest(path):
+    """Reads the files a manifest lists into {relative path: text}, in its order.
+
+    Binary files (a NUL byte in the first 8 KiB) and unreadable ones are left out and said in notes; invalid
+    UTF-8 becomes U+FFFD and is counted. The same rules the host applies when it encodes a directory itself."""
+    with open(path, "r", encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    root = manifest["root"]
+    files = {}
+    binary, unreadable, replaced_files, replaced = [], [], 0, 0
+    for key in manifest["files"]:
+        try:
+            data = read_file_bytes(os.path.join(root, key))
+        except OSError:
+            unreadable.append(key)
+            continue
+        if data is None or b"\0" in data[:8192]:
+            binary.append(key)
+            continue
+        try:
+            files[key] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            files[key] = text
+            replaced_files += 1
+            replaced += text.count("\ufffd")
+    notes = []
+    if binary:
+        notes.append("%d binary file(s) left out (for example %s)" % (len(binary), ", ".join(binary[:3])))
+    if unreadable:
+        notes.append("%d unreadable file(s) left out (for example %s)" % (len(unreadable), ", ".join(unreadable[:3])))
+    if replaced_files:
+        notes.append("%d file(s) had invalid UTF-8; the bad bytes became U+FFFD" % replaced_files)
+    return files, replaced, notes
 
 
 class Session:
@@ -874,7 +935,7 @@ def main():
         PROCESS_WATCH.start(int(limits["watch_processes"]))
     started = time.monotonic()
     try:
-        value, replaced, source = load_context(boot["context"])
+        value, replaced, source, notes = load_context(boot["context"])
     except MemoryError:
         size = os.path.getsize(boot["context"]["path"])
         channel.send({"type": "fatal", "token": boot["token"], "reason": "memory",
@@ -894,7 +955,7 @@ def main():
         "python": sys.version.split()[0],
         "load_seconds": time.monotonic() - started,
         "peak_rss_kb": peak_rss_kb(),
-        "description": describe(value, replaced, source),
+        "description": dict(describe(value, replaced, source), **({"notes": notes} if notes else {})),
     })
     del value
     while True:

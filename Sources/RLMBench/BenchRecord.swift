@@ -1,0 +1,124 @@
+import Foundation
+
+/// How a task was answered: the base model with the input in its prompt, or the RLM.
+public enum BenchMethod: String, Codable, Sendable, CaseIterable {
+    case base, rlm
+}
+
+/// One line of `results.jsonl`: one task answered by one method.
+public struct BenchRecord: Codable, Sendable, Equatable {
+    public var task: String
+    public var suite: BenchSuite
+    public var sizeTokens: Int
+    public var method: BenchMethod
+    public var score: Double
+    public var prediction: String
+    public var expected: String
+    /// Input and output tokens per model name.
+    public var tokens: [String: BenchTokens]
+    /// Nil when a model used has no price.
+    public var costUSD: Double?
+    public var wallSeconds: Double
+    /// Root-model turns (1 for the base model).
+    public var turns: Int
+    public var subCalls: Int
+    /// The status of the run (`answered`, `partial`) or `failed` with the error.
+    public var status: String
+    public var error: String?
+    /// The base model's input was cut to `--base-window`.
+    public var truncated: Bool?
+
+    public init(task: BenchTask, method: BenchMethod, score: Double, prediction: String, tokens: [String: BenchTokens],
+                costUSD: Double?, wallSeconds: Double, turns: Int, subCalls: Int, status: String, error: String? = nil,
+                truncated: Bool? = nil) {
+        self.task = task.id
+        self.suite = task.suite
+        self.sizeTokens = task.sizeTokens
+        self.method = method
+        self.score = score
+        self.prediction = prediction
+        self.expected = task.gold.text
+        self.tokens = tokens
+        self.costUSD = costUSD
+        self.wallSeconds = wallSeconds
+        self.turns = turns
+        self.subCalls = subCalls
+        self.status = status
+        self.error = error
+        self.truncated = truncated
+    }
+
+    public var totalTokens: Int { tokens.values.reduce(0) { $0 + $1.input + $1.output } }
+
+    enum CodingKeys: String, CodingKey {
+        case task, suite, method, score, prediction, expected, tokens, turns, status, error, truncated
+        case sizeTokens = "size_tokens"
+        case costUSD = "cost_usd"
+        case wallSeconds = "wall_seconds"
+        case subCalls = "sub_calls"
+    }
+}
+
+/// Tokens of one model in one task.
+public struct BenchTokens: Codable, Sendable, Equatable {
+    public var input: Int
+    public var output: Int
+    public init(input: Int, output: Int) {
+        self.input = input
+        self.output = output
+    }
+}
+
+extension BenchGold {
+    /// The expected answer as written in results and tables.
+    public var text: String {
+        switch self {
+        case .exact(let answer), .choice(let answer): answer
+        case .number(let value): String(value)
+        case .pairs(let pairs): pairs.map { "(\($0[0]), \($0[1]))" }.joined(separator: " ")
+        }
+    }
+}
+
+/// `results.jsonl`, appended one line at a time so that an interrupted run keeps what it finished.
+public actor BenchResultsFile {
+    public let url: URL
+    private let handle: FileHandle
+
+    /// Opens `url` for appending; without `resume` an existing file is started afresh.
+    public init(url: URL, resume: Bool) throws {
+        self.url = url
+        if !resume || !FileManager.default.fileExists(atPath: url.path) {
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw BenchInputError("cannot create \(url.path). Check that the --out folder is writable.")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw BenchInputError("cannot open \(url.path) for writing. Check its permissions.")
+        }
+        self.handle = handle
+        let end = try handle.seekToEnd()
+        // A line torn by a killed run is closed, so the next record starts a line of its own.
+        if end > 0, let reader = FileHandle(forReadingAtPath: url.path) {
+            try reader.seek(toOffset: end - 1)
+            if try reader.read(upToCount: 1) != Data([0x0a]) { try handle.write(contentsOf: Data([0x0a])) }
+            try reader.close()
+        }
+    }
+
+    public func append(_ record: BenchRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(record)
+        line.append(0x0a)
+        try handle.write(contentsOf: line)
+    }
+
+    public func close() throws { try handle.close() }
+
+    /// The records of a results file; a torn last line (the run was killed mid-write) is skipped.
+    public static func load(_ url: URL) -> [BenchRecord] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        return data.split(separator: 0x0a).compactMap { try? JSONDecoder().decode(BenchRecord.self, from: $0) }
+    }
+}

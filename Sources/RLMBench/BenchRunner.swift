@@ -1,0 +1,90 @@
+import Foundation
+import RLMKit
+
+/// Runs each task with each method (base model and RLM), scores it, and appends a record as soon as it is known.
+public struct BenchRunner: Sendable {
+    /// The RLM, configured as for `rlm ask`.
+    public var rlm: RLM
+    /// The base model: the RLM's root model, asked directly.
+    public var baseModel: any LanguageModel
+    /// Tokens of input the base model is given; longer inputs are cut with a note.
+    public var baseWindowTokens: Int
+    public var methods: [BenchMethod]
+
+    public init(rlm: RLM, baseModel: any LanguageModel, baseWindowTokens: Int, methods: [BenchMethod]) {
+        self.rlm = rlm
+        self.baseModel = baseModel
+        self.baseWindowTokens = baseWindowTokens
+        self.methods = methods
+    }
+
+    /// Runs every (task, method) not in `done` (keys from ``key(task:method:)``), in order; `onRecord` sees each
+    /// record once it is written. Returns the new records.
+    public func run(_ tasks: [BenchTask], into results: BenchResultsFile, skipping done: Set<String>,
+                    onRecord: @Sendable (BenchRecord) -> Void = { _ in }) async throws -> [BenchRecord] {
+        var records: [BenchRecord] = []
+        for task in tasks {
+            for method in methods where !done.contains(Self.key(task: task.id, method: method)) {
+                try Task.checkCancellation()
+                let record = method == .base ? await runBase(task) : await runRLM(task)
+                try await results.append(record)
+                records.append(record)
+                onRecord(record)
+            }
+        }
+        return records
+    }
+
+    /// The key of a finished (task, method), as `--resume` matches it.
+    public static func key(task: String, method: BenchMethod) -> String { "\(task)|\(method.rawValue)" }
+
+    func runBase(_ task: BenchTask) async -> BenchRecord {
+        let (prompt, truncated) = BasePrompt.make(task, windowTokens: baseWindowTokens)
+        let started = ContinuousClock.now
+        do {
+            let reply = try await baseModel.complete(ModelRequest(messages: [.system(BasePrompt.system), .user(prompt)]))
+            let tokens = BenchTokens(input: reply.usage.inputTokens, output: reply.usage.outputTokens)
+            let cost = rlm.prices.price(for: baseModel.name).map {
+                (Double(tokens.input) * $0.inputPerMillion + Double(tokens.output) * $0.outputPerMillion) / 1_000_000
+            }
+            return BenchRecord(task: task, method: .base, score: BenchScorer.score(reply.text, against: task.gold),
+                               prediction: reply.text, tokens: [baseModel.name: tokens], costUSD: cost,
+                               wallSeconds: seconds(since: started), turns: 1, subCalls: 0, status: "answered",
+                               truncated: truncated)
+        } catch {
+            return BenchRecord(task: task, method: .base, score: 0, prediction: "", tokens: [:], costUSD: nil,
+                               wallSeconds: seconds(since: started), turns: 1, subCalls: 0, status: "failed",
+                               error: String(describing: error), truncated: truncated)
+        }
+    }
+
+    func runRLM(_ task: BenchTask) async -> BenchRecord {
+        let context: RLMContext = switch task.context {
+        case .text(let text): .text(text)
+        case .directory(let path): .directory(URL(fileURLWithPath: path))
+        }
+        let started = ContinuousClock.now
+        do {
+            return record(task, try await rlm.complete(query: task.question, context: context), error: nil)
+        } catch let failure as RLMRunFailure {
+            return record(task, failure.partial, error: String(describing: failure.error))
+        } catch {
+            return BenchRecord(task: task, method: .rlm, score: 0, prediction: "", tokens: [:], costUSD: nil,
+                               wallSeconds: seconds(since: started), turns: 0, subCalls: 0, status: "failed",
+                               error: String(describing: error))
+        }
+    }
+
+    func record(_ task: BenchTask, _ result: RLMResult, error: String?) -> BenchRecord {
+        let tokens = result.usageByModel.mapValues { BenchTokens(input: $0.inputTokens, output: $0.outputTokens) }
+        return BenchRecord(task: task, method: .rlm, score: BenchScorer.score(result.answer, against: task.gold),
+                           prediction: result.answer, tokens: tokens, costUSD: result.costUSD,
+                           wallSeconds: result.wallSeconds, turns: result.iterations, subCalls: result.subCalls,
+                           status: error == nil ? result.status.rawValue : "failed", error: error ?? result.stopReason)
+    }
+
+    func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
