@@ -28,11 +28,14 @@ public struct EngineBench: Sendable {
         public var sections: Set<Section> = Set(Section.allCases)
         /// Servers that answer the fan-out's sub-calls.
         public var servers: [FanOutServer] = [.simulator]
+        /// Sub-calls of the batch spread over three replicas, and the limit of each replica.
+        public var replicaCalls = 480
+        public var replicaConcurrency = 8
         public init() {}
     }
 
     public enum Section: String, CaseIterable, Sendable {
-        case fanout, overhead, load, directory
+        case fanout, overhead, load, directory, replicas
     }
 
     public let options: Options
@@ -55,6 +58,7 @@ public struct EngineBench: Sendable {
         if options.sections.contains(.overhead) { figures += try await overhead(onFigure: onFigure) }
         if options.sections.contains(.load) { figures += try await textLoads(onFigure: onFigure) }
         if options.sections.contains(.directory) { figures += try await directoryLoads(onFigure: onFigure) }
+        if options.sections.contains(.replicas) { figures += try await replicas(onFigure: onFigure) }
         return figures
     }
 

@@ -30,8 +30,12 @@ extension Bench {
         var files = 30_000
         @Option(name: .customLong("dir"), help: "A real folder to load as a directory context too (repeatable).")
         var directories: [String] = []
-        @Option(help: "Sections to run, comma-separated: fanout, overhead, load, directory.")
-        var sections = "fanout,overhead,load,directory"
+        @Option(help: "Sections to run, comma-separated: fanout, overhead, load, directory, replicas.")
+        var sections = "fanout,overhead,load,directory,replicas"
+        @Option(help: "Sub-calls of the replicas section, spread over three simulated replicas.")
+        var replicaCalls = 480
+        @Option(help: "Sub-calls in flight at once on each replica in the replicas section.")
+        var replicaConcurrency = 8
         @Option(help: "Servers for the fan-out's sub-calls, comma-separated: simulator, python (http.server defaults), backlog5.")
         var servers = "simulator"
         @Option(help: "Folder for generated inputs (kept between runs).")
@@ -58,6 +62,11 @@ extension Bench {
             options.latencyMS = latencyMs
             options.runs = runs
             options.maxIdealSeconds = maxIdealSeconds
+            guard replicaCalls >= 6, replicaConcurrency >= 1 else {
+                throw ValidationError("--replica-calls must be at least 6 and --replica-concurrency at least 1.")
+            }
+            options.replicaCalls = replicaCalls
+            options.replicaConcurrency = replicaConcurrency
             options.roundTrips = roundTrips
             options.directoryFiles = files
             options.directories = directories
