@@ -28,19 +28,27 @@ import Testing
     }
 
     /// Every call answered once and none failed; `fullConcurrency` also asks that the server saw every slot busy at
-    /// once (sure only when the latency is long beside the pacer's spread and the machine's load).
+    /// once. That is sure only when the latency is long beside the pacer's spread and the machine's load, so a
+    /// burst is tried up to three times (other suites load the machine meanwhile). A client whose connections
+    /// wait on the kernel's SYN retransmission misses full concurrency every time, so the check can still fail.
     static func expectFanOut(against server: PythonModelServer, calls: Int, concurrency: Int,
                              fullConcurrency: Bool = true) async throws {
-        let limiter = ConcurrencyLimiter(limit: concurrency)
-        let model = OpenAICompatibleModel(name: "fake-model", baseURL: server.baseURL)
-        let answers = try await fanOut(model: model, calls: calls, limiter: limiter)
-        #expect(answers == (0..<calls).map { "echo: item \($0)" })
-        let stats = try server.stats()
-        #expect(stats.requests == calls, "the server answered \(stats.requests) chat requests for \(calls) calls")
-        #expect(stats.errors == 0)
-        #expect(stats.peakInFlight <= concurrency)
-        #expect(await limiter.peak == concurrency)
-        if fullConcurrency { #expect(stats.peakInFlight == concurrency) }
+        var peaks: [Int] = []
+        for _ in 0..<(fullConcurrency ? 3 : 1) {
+            try server.resetStats()
+            let limiter = ConcurrencyLimiter(limit: concurrency)
+            let model = OpenAICompatibleModel(name: "fake-model", baseURL: server.baseURL)
+            let answers = try await fanOut(model: model, calls: calls, limiter: limiter)
+            #expect(answers == (0..<calls).map { "echo: item \($0)" })
+            let stats = try server.stats()
+            #expect(stats.requests == calls, "the server answered \(stats.requests) chat requests for \(calls) calls")
+            #expect(stats.errors == 0)
+            #expect(stats.peakInFlight <= concurrency)
+            #expect(await limiter.peak == concurrency)
+            peaks.append(stats.peakInFlight)
+            if stats.peakInFlight == concurrency { break }
+        }
+        if fullConcurrency { #expect(peaks.contains(concurrency), "peaks in flight per attempt: \(peaks)") }
     }
 
     @Test func pythonServerWithItsDefaultsAnswersEveryCall() async throws {
@@ -71,14 +79,15 @@ import Testing
     }
 
     @Test func simulatorFanOutReachesFullConcurrency() async throws {
+        // 500 ms a call, so that a loaded machine still starts all 16 of a wave before the first ends.
         let simulator = try await ModelSimulator.start(models: ["sub"]) { request in
-            SimulatedReply(text: "echo: \(request.lastUserText)", delay: .milliseconds(50))
+            SimulatedReply(text: "echo: \(request.lastUserText)", delay: .milliseconds(500))
         }
         let limiter = ConcurrencyLimiter(limit: 16)
         let model = OpenAICompatibleModel(name: "sub", baseURL: simulator.baseURL)
-        let answers = try await Self.fanOut(model: model, calls: 160, limiter: limiter)
-        #expect(answers == (0..<160).map { "echo: item \($0)" })
-        #expect(simulator.requestCount == 160)
+        let answers = try await Self.fanOut(model: model, calls: 64, limiter: limiter)
+        #expect(answers == (0..<64).map { "echo: item \($0)" })
+        #expect(simulator.requestCount == 64)
         #expect(simulator.peakInFlight == 16)
         await simulator.shutdown()
     }
