@@ -13,13 +13,9 @@ import SystemPackage
 @Suite(.serialized) struct ChatNonRootTests {
     @Test(arguments: ["strict", "basic", "none"])
     func chatSavesAndCallsAToolAsAnOrdinaryUser(sandbox: String) async throws {
-        guard let python = NonRootUserTests.systemPython else {
-            Issue.record("no system python3 in /usr/bin or /usr/local/bin: install Debian's python3")
-            return
-        }
-        let binary = try NonRootUserTests.reachableBinary()
-        let folder = binary.deletingLastPathComponent()
-        defer { try? FileManager.default.removeItem(at: folder) }
+        guard let workspace = try NonRootUserTests.workspace() else { return }
+        defer { workspace.remove() }
+        let (python, binary, folder) = (workspace.python, workspace.binary, workspace.folder)
         let context = folder.appendingPathComponent("context.txt")
         try "hello world".write(to: context, atomically: true, encoding: .utf8)
         let config = folder.appendingPathComponent("config.toml")

@@ -144,13 +144,9 @@ import Testing
     }
 
     @Test func anUnprivilegedUserCanAskAboutAFile() async throws {
-        guard let python = NonRootUserTests.systemPython else {
-            Issue.record("no system python3 in /usr/bin or /usr/local/bin: install Debian's python3")
-            return
-        }
-        let binary = try NonRootUserTests.reachableBinary()
-        let folder = binary.deletingLastPathComponent()
-        defer { try? FileManager.default.removeItem(at: folder) }
+        guard let workspace = try NonRootUserTests.workspace() else { return }
+        defer { workspace.remove() }
+        let (python, binary, folder) = (workspace.python, workspace.binary, workspace.folder)
         try "the launch code is NOBODY-65 today\n".write(to: folder.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: folder.appendingPathComponent("notes.txt").path)
         let server = try await MCPPythonClientTests.startCodeFinder()

@@ -40,6 +40,24 @@ import SystemPackage
         ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// What a test of `rlm` as the unprivileged user needs: a Python that user can run, and a copy of the binary in
+    /// a folder of its own, which `remove()` deletes.
+    struct Workspace {
+        let python: String
+        let binary: URL
+        var folder: URL { binary.deletingLastPathComponent() }
+        func remove() { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// The workspace, or nil after recording an issue when there is no system Python.
+    static func workspace() throws -> Workspace? {
+        guard let python = systemPython else {
+            Issue.record("no system python3 in /usr/bin or /usr/local/bin: install Debian's python3")
+            return nil
+        }
+        return Workspace(python: python, binary: try reachableBinary())
+    }
+
     @Test(arguments: ["strict", "basic", "none"])
     func threadPoolOfSubCallsWorksForAnOrdinaryUser(sandbox: String) async throws {
         guard let python = Self.systemPython else {

@@ -52,13 +52,9 @@ import SystemPackage
 
     /// When the suite runs as root, the server runs as uid 65534 and still answers from a file under its root.
     @Test func servesAsAnOrdinaryUser() async throws {
-        guard let python = NonRootUserTests.systemPython else {
-            Issue.record("no system python3 in /usr/bin or /usr/local/bin: install Debian's python3")
-            return
-        }
-        let binary = try NonRootUserTests.reachableBinary()
-        let folder = binary.deletingLastPathComponent()
-        defer { try? FileManager.default.removeItem(at: folder) }
+        guard let workspace = try NonRootUserTests.workspace() else { return }
+        defer { workspace.remove() }
+        let (python, binary, folder) = (workspace.python, workspace.binary, workspace.folder)
         let files = folder.appendingPathComponent("files")
         try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         try "Booked: room 8.\n".write(to: files.appendingPathComponent("booking.txt"), atomically: true, encoding: .utf8)
