@@ -41,7 +41,7 @@ import Testing
         }
         defer { Task { await server.shutdown() } }
         let file = try TemporaryFile(contents: "context")
-        let run = try await CLI.run(["ask", "q", "--context", file.path, "--json", "--timeout", "6", "--no-log"],
+        let run = try await CLI.run(["ask", "q", "--context", file.path, "--json", "--timeout", "20", "--no-log"],
                                     environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root"])
         #expect(run.exitCode == 1)
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
