@@ -3,14 +3,16 @@ import RLMTesting
 @testable import RLMKit
 import Testing
 
-/// `OpenAICompatibleModel.discoverContextWindow()` against the simulator answering as llama.cpp, Ollama, vLLM and
-/// LM Studio do, on 127.0.0.1.
+/// The context-window probes of `OpenAICompatibleModel.discoverContextWindow()` against the simulator answering as
+/// llama.cpp, Ollama, vLLM and LM Studio do, on 127.0.0.1. The probes get 30 s here instead of their 5 s, so that
+/// a test run that loads the machine does not turn a slow answer into "the server does not say".
 @Suite struct ContextWindowProbeTests {
     func discover(_ kind: SimulatedServerKind, model: String = "qwen3:8b", apiKey: String? = nil)
         async throws -> (window: DiscoveredContextWindow?, log: [LoggedRequest]) {
         let server = try await ModelSimulator.start(models: [model], kind: kind) { _ in SimulatedReply(text: "unused") }
         defer { Task { await server.shutdown() } }
-        let window = await OpenAICompatibleModel(name: model, baseURL: server.baseURL, apiKey: apiKey).discoverContextWindow()
+        let window = await ContextWindowProbe.discover(baseURL: server.baseURL, model: model, apiKey: apiKey,
+                                                       timeout: .seconds(30))
         #expect(server.requestCount == 0, "probing must not spend a chat request")
         return (window, server.requestLog)
     }

@@ -76,4 +76,13 @@ import RLMTesting
         #expect(table.price(for: "claude-3-5-haiku-latest") == table.price(for: "claude-3-5-haiku"))
         #expect(table.price(for: "gpt-4o-mini-audio-preview") == nil)
     }
+
+    @Test func snapshotSuffixesAreDatesOnly() {
+        #expect(PriceTable.snapshotBase(of: "gpt-4.1-2025-04-14") == "gpt-4.1")
+        #expect(PriceTable.snapshotBase(of: "claude-opus-4-20250514") == "claude-opus-4")
+        #expect(PriceTable.snapshotBase(of: "gpt-4.1-2025-04-1x") == nil)
+        #expect(PriceTable.snapshotBase(of: "model-2025041") == nil)
+        #expect(PriceTable.snapshotBase(of: "-20250514") == nil, "a date alone leaves no model name")
+        #expect(PriceTable.snapshotBase(of: "qwen3:8b") == nil)
+    }
 }

@@ -130,9 +130,19 @@ public struct PriceTable: Sendable {
     }
 
     /// `name` without a dated snapshot suffix (`-2025-04-14`, `-20250514`) or `-latest`; nil when it has none.
+    /// (Called for every sub-call, so it compares bytes rather than building a `Regex`, whose literal is parsed
+    /// again at each use.)
     static func snapshotBase(of name: String) -> String? {
         if name.hasSuffix("-latest") { return String(name.dropLast("-latest".count)) }
-        if let match = name.wholeMatch(of: /(.+)-(\d{4}-\d{2}-\d{2}|\d{8})/) { return String(match.1) }
+        let bytes = Array(name.utf8)
+        func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        for pattern in ["-dddd-dd-dd", "-dddddddd"] where bytes.count > pattern.utf8.count {
+            let suffix = bytes.suffix(pattern.utf8.count)
+            let matches = zip(suffix, pattern.utf8).allSatisfy { byte, expected in
+                expected == UInt8(ascii: "d") ? isDigit(byte) : byte == expected
+            }
+            if matches { return String(decoding: bytes.dropLast(pattern.utf8.count), as: UTF8.self) }
+        }
         return nil
     }
 

@@ -5,10 +5,12 @@ import NIOHTTP1
 
 /// Asks a local model server the context window it runs a model with, where the server tells: llama.cpp
 /// (`GET /props`), Ollama (`GET /api/ps`, `POST /api/show`), LM Studio (`GET /api/v0/models/{model}`) and vLLM
-/// (`max_model_len` in `GET /v1/models`). Every probe is short (2 s, no retry) and runs in parallel; a failed
+/// (`max_model_len` in `GET /v1/models`). Every probe is short (5 s, no retry) and runs in parallel; a failed
 /// one counts as "the server does not say". Only the configured server's host is asked, with its own key.
 enum ContextWindowProbe {
-    static let timeout: Duration = .seconds(2)
+    /// Long enough for a local server on a busy machine; a server that answers none of the probes costs this once
+    /// at start-up only when it neither answers nor refuses.
+    static let timeout: Duration = .seconds(5)
     /// Ollama's context length when neither the model nor the loaded runner says: 2048 before Ollama 0.6.7, 4096
     /// since (from 0.15.5 that is the default under 24 GiB of VRAM; larger GPUs get more, so this may understate,
     /// never overstate; a server whose version is unknown gets the smaller figure).
@@ -20,7 +22,8 @@ enum ContextWindowProbe {
     }
 
     /// Probes the server behind `baseURL` for `model`'s window; nil when no probe gets an answer.
-    static func discover(baseURL: String, model: String, apiKey: String?) async -> DiscoveredContextWindow? {
+    static func discover(baseURL: String, model: String, apiKey: String?,
+                         timeout: Duration = timeout) async -> DiscoveredContextWindow? {
         guard var root = URLComponents(string: baseURL), let host = root.host, isLocalOrPrivate(host: host) else {
             return nil
         }
@@ -30,12 +33,14 @@ enum ContextWindowProbe {
         guard let rootURL = root.string else { return nil }
         let escapedModel = model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? model
         let showBody = (try? JSONSerialization.data(withJSONObject: ["model": model])) ?? Data()
-        async let props = fetch(rootURL + "/props", apiKey: apiKey, endpoint: baseURL)
-        async let running = fetch(rootURL + "/api/ps", apiKey: apiKey, endpoint: baseURL)
-        async let show = fetch(rootURL + "/api/show", method: .POST, body: showBody, apiKey: apiKey, endpoint: baseURL)
-        async let ollamaVersion = fetch(rootURL + "/api/version", apiKey: apiKey, endpoint: baseURL)
-        async let lmStudio = fetch(rootURL + "/api/v0/models/" + escapedModel, apiKey: apiKey, endpoint: baseURL)
-        async let models = fetch(baseURL + "/models", apiKey: apiKey, endpoint: baseURL)
+        async let props = fetch(rootURL + "/props", apiKey: apiKey, endpoint: baseURL, timeout: timeout)
+        async let running = fetch(rootURL + "/api/ps", apiKey: apiKey, endpoint: baseURL, timeout: timeout)
+        async let show = fetch(rootURL + "/api/show", method: .POST, body: showBody, apiKey: apiKey, endpoint: baseURL,
+                               timeout: timeout)
+        async let ollamaVersion = fetch(rootURL + "/api/version", apiKey: apiKey, endpoint: baseURL, timeout: timeout)
+        async let lmStudio = fetch(rootURL + "/api/v0/models/" + escapedModel, apiKey: apiKey, endpoint: baseURL,
+                                   timeout: timeout)
+        async let models = fetch(baseURL + "/models", apiKey: apiKey, endpoint: baseURL, timeout: timeout)
 
         if let data = await props, let window = llamaCppWindow(props: data) { return window }
         if let data = await running, let tokens = ollamaLoadedWindow(ps: data, model: model) {
@@ -80,7 +85,7 @@ enum ContextWindowProbe {
 
     /// One probe: the body of a 2xx answer, or nil for anything else.
     private static func fetch(_ url: String, method: HTTPMethod = .GET, body: Data? = nil, apiKey: String?,
-                              endpoint: String) async -> Data? {
+                              endpoint: String, timeout: Duration) async -> Data? {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
