@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         // Already in the graph through AsyncHTTPClient; the CLI takes SHA-256 from it for `rlm trust`.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Already in the graph through swift-nio; the engine queues sub-calls waiting for a slot in a Deque.
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         // The official Model Context Protocol SDK, for `rlm mcp` (RLMMCP target only).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         // Already in the graph through the MCP SDK, whose Transport protocol names its Logger,
@@ -38,6 +40,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             resources: [.copy("REPL/Resources/rlm_driver.py")]
         ),

@@ -190,17 +190,26 @@ public final class ModelSimulator: Sendable {
                                                                completionTokens: completionTokens), reply.headers, true)
                 .pacing(as: reply)
         }
-        var completion: [String: Any] = [
-            "id": "chatcmpl-sim", "object": "chat.completion", "created": 0, "model": wire.model,
-            "choices": [["index": 0, "message": ["role": "assistant", "content": reply.text],
-                         "finish_reason": reply.finishReason]],
-        ]
-        if !reply.omitsUsage {
-            completion["usage"] = ["prompt_tokens": promptTokens, "completion_tokens": completionTokens,
-                                   "total_tokens": promptTokens + completionTokens]
-        }
-        return SimulatedResponse(200, json(completion), reply.headers, false).pacing(as: reply)
+        return SimulatedResponse(200, completionBody(reply, model: wire.model, promptTokens: promptTokens,
+                                                     completionTokens: completionTokens), reply.headers, false)
+            .pacing(as: reply)
     }
+
+    /// A whole OpenAI chat completion. Only its strings go through the JSON encoder: a wide fan-out asks for
+    /// thousands, and the simulator shares the machine with the client it measures.
+    static func completionBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> String {
+        func quoted(_ text: String) -> String {
+            (try? stringEncoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        }
+        let usage = reply.omitsUsage ? "" : #","usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(completionTokens),"total_tokens":\#(promptTokens + completionTokens)}"#
+        return #"{"id":"chatcmpl-sim","object":"chat.completion","created":0,"model":\#(quoted(model)),"choices":[{"index":0,"message":{"role":"assistant","content":\#(quoted(reply.text))},"finish_reason":\#(quoted(reply.finishReason))}]\#(usage)}"#
+    }
+
+    private static let stringEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
 
     /// The error types of Anthropic's API by HTTP status, as its error documentation lists them.
     private static let anthropicErrorTypes = [400: "invalid_request_error", 401: "authentication_error",

@@ -51,6 +51,39 @@ import Testing
         #expect(next > .seconds(4) && next <= .seconds(5))
     }
 
+    @Test func aServerNotPacedFromTheStartIsPacedAfterItsFirstConnectTimeout() async {
+        let pacer = ConnectionPacer(burst: 2, baseInterval: .seconds(10), maxInterval: .seconds(40))
+        for _ in 0..<20 { #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero) }
+        await pacer.connectionTimedOut(server)
+        // Paced from now on at the base interval, starting with a burst.
+        #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero)
+        #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero)
+        let wait = await pacer.admit(server, pacedFromTheStart: false)
+        #expect(wait > .seconds(9) && wait <= .seconds(10))
+        // A second timeout doubles the interval, as for any paced server.
+        await pacer.connectionTimedOut(server)
+        let first = await pacer.admit(server, pacedFromTheStart: false)
+        let second = await pacer.admit(server, pacedFromTheStart: false)
+        #expect(second - first > .seconds(19) && second - first <= .seconds(20))
+    }
+
+    @Test func aBurstThatTimesOutTogetherSlowsThePaceOnce() async {
+        let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10), maxInterval: .seconds(80))
+        let burstSent = ContinuousClock.now
+        for _ in 0..<5 { _ = await pacer.admit(server, pacedFromTheStart: false) }
+        // All five attempts of the burst time out: the server is paced at the base interval, not slowed 5 times.
+        for _ in 0..<5 { await pacer.connectionTimedOut(server, attemptStarted: burstSent) }
+        let first = await pacer.admit(server, pacedFromTheStart: false)
+        let second = await pacer.admit(server, pacedFromTheStart: false)
+        #expect(first == .zero)
+        #expect(second > .seconds(9) && second <= .seconds(10))
+        // An attempt sent under the new pace that times out slows it down again.
+        await pacer.connectionTimedOut(server, attemptStarted: .now)
+        let third = await pacer.admit(server, pacedFromTheStart: false)
+        let fourth = await pacer.admit(server, pacedFromTheStart: false)
+        #expect(fourth - third > .seconds(19) && fourth - third <= .seconds(20))
+    }
+
     @Test func keepAliveFollowsTheHTTPVersionAndConnectionHeader() {
         #expect(ConnectionPacer.keepsAlive(isHTTP10: false, connection: []))
         #expect(!ConnectionPacer.keepsAlive(isHTTP10: false, connection: ["close"]))

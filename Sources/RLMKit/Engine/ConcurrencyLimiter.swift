@@ -1,8 +1,11 @@
+import DequeModule
+
 /// Bounds how many sub-calls are in flight at once across a whole run; waiters go first-come, first-served.
 public actor ConcurrencyLimiter {
     public nonisolated let limit: Int
     private var inFlight = 0
-    private var waiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    /// First come, first served; a wide batch queues thousands here, so taking the first must not move the rest.
+    private var waiters: Deque<(id: Int, continuation: CheckedContinuation<Void, any Error>)> = []
     private var nextWaiterID = 0
     /// The most that were ever in flight together, for reports and tests.
     public private(set) var peak = 0

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import NIOHTTP1
 import Foundation
+import NIOHTTP1
 
 /// Opens new connections to one server at a bounded rate, so that a wide fan-out does not overflow a small
 /// server's listen queue.
@@ -12,6 +12,12 @@ import Foundation
 /// connection needs no new connection and passes at once; one that needs a new connection waits for its turn
 /// (a burst of `burst` at once, then one every `interval`). The interval doubles when a connection attempt
 /// times out and relaxes back as requests succeed.
+///
+/// A server on this machine is not paced until one of its connection attempts times out: there a dropped SYN
+/// shows within the loopback connect timeout (tens of milliseconds), so a server with a deep queue (vLLM,
+/// Ollama, a Swift or Go server) gets a wide batch at once, and one with a queue of 5 pays one short timeout
+/// and is paced from then on. A server elsewhere is paced from its first connection, since a SYN dropped
+/// there is only noticed after the kernel's 1 s retransmission.
 ///
 /// AsyncHTTPClient decides by itself when to open a connection, so the pacer keeps its own estimate: every
 /// response that leaves its connection open (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
@@ -35,6 +41,10 @@ actor ConnectionPacer {
         /// The time the next opening is due once the burst is spent (a token bucket as a single instant).
         var theoreticalArrival: ContinuousClock.Instant
         var interval: Duration
+        /// Whether new connections wait their turn: from the start, or since a connection attempt timed out.
+        var paced: Bool
+        /// When the pace last slowed down: attempts sent before then failed under the older, faster pace.
+        var slowedDownAt: ContinuousClock.Instant?
     }
     private var servers: [String: Server] = [:]
 
@@ -47,16 +57,18 @@ actor ConnectionPacer {
     }
 
     /// How long a request to `server` should wait before it is sent: zero if an idle connection will carry it,
-    /// else until its turn to open a new connection comes.
-    func admit(_ server: String) -> Duration {
+    /// else until its turn to open a new connection comes. `pacedFromTheStart` false leaves a server unpaced
+    /// until `connectionTimedOut(_:attemptStarted:)` is called for it.
+    func admit(_ server: String, pacedFromTheStart: Bool = true) -> Duration {
         let now = ContinuousClock.now
-        var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval)
+        var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: pacedFromTheStart)
         defer { servers[server] = state }
         state.idleSince.removeAll { now - $0 > idleLifetime }
         if !state.idleSince.isEmpty {
             state.idleSince.removeLast()
             return .zero
         }
+        guard state.paced else { return .zero }
         let due = max(state.theoreticalArrival, now)
         state.theoreticalArrival = due + state.interval
         let allowance = state.interval * (burst - 1)
@@ -72,11 +84,24 @@ actor ConnectionPacer {
         servers[server] = state
     }
 
-    /// A connection attempt to `server` timed out: its listen queue is probably full, so open more slowly.
-    func connectionTimedOut(_ server: String) {
-        var state = servers[server] ?? Server(theoreticalArrival: .now, interval: baseInterval)
-        state.interval = min(maxInterval, state.interval * 2)
-        servers[server] = state
+    /// A connection attempt to `server`, sent at `attemptStarted`, timed out: its listen queue is probably full,
+    /// so open more slowly. The attempts of one burst time out together; only those sent since the last
+    /// slow-down say that the new pace is still too fast (one slow-down per round, as TCP halves its window once
+    /// per round trip).
+    func connectionTimedOut(_ server: String, attemptStarted: ContinuousClock.Instant = .now) {
+        let now = ContinuousClock.now
+        var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: true)
+        defer { servers[server] = state }
+        if let slowedDownAt = state.slowedDownAt, attemptStarted < slowedDownAt { return }
+        state.slowedDownAt = now
+        if state.paced {
+            state.interval = min(maxInterval, state.interval * 2)
+        } else {
+            // The first sign of a short queue: pace from now on, starting with a burst.
+            state.paced = true
+            state.interval = baseInterval
+            state.theoreticalArrival = now
+        }
     }
 
     /// The pacing key of a URL: scheme, host and port, as the connection pool groups connections.

@@ -2,28 +2,34 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The HTTP clients all providers share. Their connection pools are sized for wide sub-call fan-out:
 /// AsyncHTTPClient's default of 8 connections per host would silently cap `llm_query_batched`.
 ///
 /// New connections to a server are paced (`ConnectionPacer`) so that a burst of sub-calls does not overflow
 /// a small server's listen queue, and a loopback server gets a short connect timeout with quick jittered
-/// retries: a dropped SYN costs a retry after about 0.1 s instead of the kernel's 1 s retransmission.
+/// retries: a dropped SYN costs a retry after about 25 ms instead of the kernel's 1 s retransmission, and makes
+/// the pacer pace that server.
 enum HTTPTransport {
     /// For servers on other machines: a connection may take a few round trips (TCP, TLS) to open.
-    static let client = makeClient(connectTimeout: .seconds(10))
+    static let client = makeClient(connectTimeout: remoteConnectTimeout)
+    static let remoteConnectTimeout: Duration = .seconds(10)
     /// For plain-HTTP servers on this machine, where the kernel opens a connection in well under a millisecond
     /// unless the server's listen queue is full and the SYN was dropped.
-    static let loopbackClient = makeClient(connectTimeout: .milliseconds(100))
+    static let loopbackClient = makeClient(connectTimeout: loopbackConnectTimeout)
+    /// (The event loop handles a finished connect before a due timer, so a busy machine does not turn a slow
+    /// wake-up into a timeout.)
+    static let loopbackConnectTimeout: Duration = .milliseconds(25)
     /// How long in all a request keeps retrying connection attempts to a loopback server that time out.
     static let loopbackConnectPatience: Duration = .seconds(10)
 
-    private static func makeClient(connectTimeout: TimeAmount) -> HTTPClient {
+    private static func makeClient(connectTimeout: Duration) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
         // A refused connection fails at once; our own retry policy decides whether to try again.
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: connectTimeout)
+        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.seconds * 1e9)))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -48,16 +54,16 @@ enum HTTPTransport {
     static func open(_ request: HTTPClientRequest, endpoint: String, timeout: Duration,
                      retry: RetryPolicy = .standard) async throws -> HTTPClientResponse {
         let attempts = AttemptBudget.current ?? AttemptBudget()
-        let server = ConnectionPacer.key(of: request.url)
-        // Plain HTTP only: a TLS handshake needs the server itself to answer, which may take longer.
-        let loopback = isLoopback(request.url) && request.url.lowercased().hasPrefix("http://")
+        let (server, loopback) = route(of: request.url)
         let connectPatienceEnds = ContinuousClock.now + min(loopbackConnectPatience, timeout)
         var connectTimeouts = 0
+        var sentAt = ContinuousClock.now
         while true {
             let attempt = attempts.next()
             do {
-                let wait = await ConnectionPacer.shared.admit(server)
+                let wait = await ConnectionPacer.shared.admit(server, pacedFromTheStart: !loopback)
                 if wait > .zero { try await Task.sleep(for: wait) }
+                sentAt = .now
                 let response = try await (loopback ? loopbackClient : client)
                     .execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
                 let status = Int(response.status.code)
@@ -84,7 +90,11 @@ enum HTTPTransport {
                 // A request that waited for a new connection longer than the connect timeout fails with
                 // getConnectionFromPoolTimeout rather than connectTimeout: on a busy machine, the same thing.
                 if let timeout = error as? HTTPClientError, timeout == .connectTimeout || timeout == .getConnectionFromPoolTimeout {
-                    await ConnectionPacer.shared.connectionTimedOut(server)
+                    // The pool fails whichever request waits longest when any attempt times out, so the one
+                    // that timed out was sent at least one connect timeout ago, maybe before this request.
+                    let connectTimeout = loopback ? loopbackConnectTimeout : remoteConnectTimeout
+                    await ConnectionPacer.shared.connectionTimedOut(
+                        server, attemptStarted: min(sentAt, ContinuousClock.now - connectTimeout))
                     // A loopback server answers a SYN at once unless its listen queue was full: try again soon,
                     // spread out, without spending the retry policy's attempts.
                     if loopback, ContinuousClock.now < connectPatienceEnds {
@@ -120,10 +130,24 @@ enum HTTPTransport {
 
     /// Tells the pacer that a response was read to its end, so its connection can carry the next request.
     static func connectionReleased(_ response: HTTPClientResponse, url: String) async {
-        await ConnectionPacer.shared.released(ConnectionPacer.key(of: url), keepAlive: ConnectionPacer.keepsAlive(response))
+        await ConnectionPacer.shared.released(route(of: url).server, keepAlive: ConnectionPacer.keepsAlive(response))
     }
 
     /// `localhost`, 127.0.0.0/8 or ::1.
+    /// The pacing key of `url`'s server, and whether it is a plain-HTTP server on this machine (a TLS handshake
+    /// needs the server itself to answer, which may take longer). Every request asks, with one of a few URLs, so
+    /// the answers are kept.
+    static func route(of url: String) -> (server: String, loopback: Bool) {
+        if let known = knownRoutes.withLock({ $0[url] }) { return known }
+        let route = (server: ConnectionPacer.key(of: url), loopback: isLoopback(url) && url.lowercased().hasPrefix("http://"))
+        knownRoutes.withLock { routes in
+            if routes.count >= 1_024 { routes.removeAll() }
+            routes[url] = route
+        }
+        return route
+    }
+    private static let knownRoutes = Mutex<[String: (server: String, loopback: Bool)]>([:])
+
     static func isLoopback(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"

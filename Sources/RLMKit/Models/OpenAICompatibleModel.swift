@@ -128,21 +128,15 @@ public struct OpenAICompatibleModel: LanguageModel {
     }
 
     private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
-        var body: [String: any Sendable] = [
-            "model": name,
-            "messages": request.messages.map { ["role": $0.role.rawValue, "content": $0.content] },
-        ]
-        if let maxTokens = request.maxOutputTokens { body["max_tokens"] = maxTokens }
-        if let temperature = request.temperature { body["temperature"] = temperature }
-        if stream {
-            body["stream"] = true
-            body["stream_options"] = ["include_usage": true]
-        }
+        let body = ChatCompletionRequestBody(
+            model: name, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
+            maxTokens: request.maxOutputTokens, temperature: request.temperature, stream: stream ? true : nil,
+            streamOptions: stream ? .init(includeUsage: true) : nil)
         var http = HTTPClientRequest(url: baseURL + "/chat/completions")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
         if let apiKey { http.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        http.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        http.body = .bytes(ByteBuffer(bytes: try ChatCompletionRequestBody.encoder.encode(body)))
         return http
     }
 
@@ -150,11 +144,13 @@ public struct OpenAICompatibleModel: LanguageModel {
     /// gets an estimate, marked as such.
     static func decodeCompletion(_ data: Data, request: ModelRequest, model: String, endpoint: String,
                                  apiKey: String?) throws -> ModelResponse {
-        if ServerErrorReply.parse(data) != nil {
+        let decoded = try? ChatCompletion.decoder.decode(ChatCompletion.self, from: data)
+        // Only a body that is not plainly a completion is read again as a possible error envelope.
+        if decoded?.looksLikeAnError ?? true, ServerErrorReply.parse(data) != nil {
             throw ModelError.fromServer(status: 200, body: data, model: model, endpoint: endpoint, apiKey: apiKey,
                                         provider: .openAICompatible)
         }
-        guard let completion = try? JSONDecoder().decode(ChatCompletion.self, from: data) else {
+        guard let completion = decoded else {
             let sample = String(decoding: data.prefix(200), as: UTF8.self).redacting(apiKey)
             throw ModelError.malformedResponse(endpoint: endpoint, detail: "could not decode: \(sample)",
                                                provider: .openAICompatible)
@@ -219,7 +215,50 @@ struct ChatCompletion: Decodable {
             case completionTokens = "completion_tokens"
         }
     }
+    /// Present, whatever its JSON value.
+    struct Presence: Decodable {
+        init(from decoder: any Decoder) throws {}
+    }
     let model: String?
     let choices: [Choice]?
     let usage: Usage?
+    let error: Presence?
+    let object: String?
+    let type: String?
+
+    static let decoder = JSONDecoder()
+
+    /// Whether the body may be an error envelope (`ServerErrorReply`) rather than a completion.
+    var looksLikeAnError: Bool {
+        error != nil || choices?.isEmpty ?? true || object == "error" || type == "error"
+    }
+}
+
+/// The body of a Chat Completions request.
+struct ChatCompletionRequestBody: Encodable {
+    struct Message: Encodable {
+        let role: String
+        let content: String
+    }
+    struct StreamOptions: Encodable {
+        let includeUsage: Bool
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+    let model: String
+    let messages: [Message]
+    let maxTokens: Int?
+    let temperature: Double?
+    let stream: Bool?
+    let streamOptions: StreamOptions?
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature, stream
+        case maxTokens = "max_tokens"
+        case streamOptions = "stream_options"
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return encoder
+    }()
 }
