@@ -27,6 +27,8 @@ public struct BenchRecord: Codable, Sendable, Equatable {
     public var error: String?
     /// The base model's input was cut to `--base-window`.
     public var truncated: Bool?
+    /// The RLM run's JSON-lines trajectory (open it with `rlm view`), relative to the results folder.
+    public var trajectory: String?
 
     public init(task: BenchTask, method: BenchMethod, score: Double, prediction: String, tokens: [String: BenchTokens],
                 costUSD: Double?, wallSeconds: Double, turns: Int, subCalls: Int, status: String, error: String? = nil,
@@ -51,7 +53,7 @@ public struct BenchRecord: Codable, Sendable, Equatable {
     public var totalTokens: Int { tokens.values.reduce(0) { $0 + $1.input + $1.output } }
 
     enum CodingKeys: String, CodingKey {
-        case task, suite, method, score, prediction, expected, tokens, turns, status, error, truncated
+        case task, suite, method, score, prediction, expected, tokens, turns, status, error, truncated, trajectory
         case sizeTokens = "size_tokens"
         case costUSD = "cost_usd"
         case wallSeconds = "wall_seconds"

@@ -10,12 +10,22 @@ public struct BenchRunner: Sendable {
     /// Tokens of input the base model is given; longer inputs are cut with a note.
     public var baseWindowTokens: Int
     public var methods: [BenchMethod]
+    /// The results folder: each RLM run's trajectory goes to `trajectories/TASK.jsonl` in it; nil writes none.
+    public var resultsDirectory: URL?
 
-    public init(rlm: RLM, baseModel: any LanguageModel, baseWindowTokens: Int, methods: [BenchMethod]) {
+    public init(rlm: RLM, baseModel: any LanguageModel, baseWindowTokens: Int, methods: [BenchMethod],
+                resultsDirectory: URL? = nil) {
         self.rlm = rlm
         self.baseModel = baseModel
         self.baseWindowTokens = baseWindowTokens
         self.methods = methods
+        self.resultsDirectory = resultsDirectory
+    }
+
+    /// Where the trajectory of `task`'s RLM run goes, relative to the results folder.
+    static func trajectoryPath(task: String) -> String {
+        let safe = task.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }
+        return "trajectories/" + String(safe) + ".jsonl"
     }
 
     /// Runs every (task, method) not in `done` (keys from ``key(task:method:)``), in order; `onRecord` sees each
@@ -63,16 +73,29 @@ public struct BenchRunner: Sendable {
         case .text(let text): .text(text)
         case .directory(let path): .directory(URL(fileURLWithPath: path))
         }
-        let started = ContinuousClock.now
-        do {
-            return record(task, try await rlm.complete(query: task.question, context: context), error: nil)
-        } catch let failure as RLMRunFailure {
-            return record(task, failure.partial, error: String(describing: failure.error))
-        } catch {
-            return BenchRecord(task: task, method: .rlm, score: 0, prediction: "", tokens: [:], costUSD: nil,
-                               wallSeconds: seconds(since: started), turns: 0, subCalls: 0, status: "failed",
-                               error: String(describing: error))
+        var rlm = self.rlm
+        let trajectory = resultsDirectory.map { _ in Self.trajectoryPath(task: task.id) }
+        if let resultsDirectory, let trajectory {
+            let url = resultsDirectory.appendingPathComponent(trajectory)
+            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            rlm.logURL = url
         }
+        let started = ContinuousClock.now
+        var outcome: BenchRecord
+        do {
+            outcome = record(task, try await rlm.complete(query: task.question, context: context), error: nil)
+        } catch let failure as RLMRunFailure {
+            outcome = record(task, failure.partial, error: String(describing: failure.error))
+        } catch {
+            outcome = BenchRecord(task: task, method: .rlm, score: 0, prediction: "", tokens: [:], costUSD: nil,
+                                  wallSeconds: seconds(since: started), turns: 0, subCalls: 0, status: "failed",
+                                  error: String(describing: error))
+        }
+        if let resultsDirectory, let trajectory,
+           FileManager.default.fileExists(atPath: resultsDirectory.appendingPathComponent(trajectory).path) {
+            outcome.trajectory = trajectory
+        }
+        return outcome
     }
 
     func record(_ task: BenchTask, _ result: RLMResult, error: String?) -> BenchRecord {

@@ -72,7 +72,8 @@ struct BenchSuiteRun {
         let previous = options.resume ? BenchResultsFile.load(resultsURL) : []
         let done = Set(previous.filter { $0.status != "failed" }.map { BenchRunner.key(task: $0.task, method: $0.method) })
         let results = try BenchResultsFile(url: resultsURL, resume: options.resume)
-        let runner = BenchRunner(rlm: rlm, baseModel: root, baseWindowTokens: settings.baseWindow, methods: options.methods)
+        let runner = BenchRunner(rlm: rlm, baseModel: root, baseWindowTokens: settings.baseWindow, methods: options.methods,
+                                 resultsDirectory: out)
         let total = tasks.count * options.methods.count
         let bar = BenchProgressBar(total: total, alreadyDone: done.count,
                                    enabled: !options.quiet && isatty(STDERR_FILENO) == 1)

@@ -22,6 +22,13 @@ import Testing
         let rlm = records.filter { $0["method"] as? String == "rlm" }
         #expect(rlm.allSatisfy { $0["score"] as? Double == 1 }, "the scripted root finds every needle through the REPL: \(rlm)")
         #expect(rlm.allSatisfy { ($0["turns"] as? Int ?? 0) >= 2 && ($0["tokens"] as? [String: Any])?.isEmpty == false })
+        // Each RLM run left its trajectory beside the results, named in its record.
+        for record in rlm {
+            let path = try #require(record["trajectory"] as? String, "\(record)")
+            let log = try String(contentsOf: out.appendingPathComponent(path), encoding: .utf8)
+            #expect(log.contains("\"run_finished\""), "\(path)")
+        }
+        #expect(records.filter { $0["method"] as? String == "base" }.allSatisfy { $0["trajectory"] == nil })
         // The base model sees only the first 4k tokens: at 8k the needle placed at the end is cut away.
         let cutBase = records.first { $0["task"] as? String == "niah-8000-1" && $0["method"] as? String == "base" }
         #expect(cutBase?["truncated"] as? Bool == true)
