@@ -59,7 +59,7 @@ actor ContextCache {
         let id = UUID()
         closing[id] = Task {
             for session in sessions { await session.close() }
-            await self.closed(id)
+            self.closed(id)
         }
     }
 

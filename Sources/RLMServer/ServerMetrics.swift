@@ -17,17 +17,22 @@ final class ServerMetrics: Sendable {
     private let cacheBytes: Gauge
 
     init() {
-        subCalls = registry.makeCounter(name: "rlm_subcalls_total", help: "Sub-calls (llm_query prompts and child RLMs) made by all runs.")
-        inputTokens = registry.makeCounter(name: "rlm_tokens_total", labels: [("direction", "input")], help: "Tokens of every model call in every run's tree.")
-        outputTokens = registry.makeCounter(name: "rlm_tokens_total", labels: [("direction", "output")], help: "Tokens of every model call in every run's tree.")
+        subCalls = registry.makeCounter(descriptor: Self.metric("rlm_subcalls_total", help: "Sub-calls (llm_query prompts and child RLMs) made by all runs."))
+        inputTokens = registry.makeCounter(descriptor: Self.metric("rlm_tokens_total", help: "Tokens of every model call in every run's tree."), labels: [("direction", "input")])
+        outputTokens = registry.makeCounter(descriptor: Self.metric("rlm_tokens_total", help: "Tokens of every model call in every run's tree."), labels: [("direction", "output")])
         let buckets: [Duration] = [.milliseconds(50), .milliseconds(250), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(1200)]
-        runSeconds = registry.makeDurationHistogram(name: "rlm_run_duration_seconds", buckets: buckets, help: "Wall time of a run, from admission to its answer.")
-        loadSeconds = registry.makeDurationHistogram(name: "rlm_context_load_seconds", buckets: buckets, help: "Time to load a context into a REPL (cache misses only).")
-        inFlight = registry.makeGauge(name: "rlm_runs_in_flight", help: "Runs going now.")
-        cacheHits = registry.makeCounter(name: "rlm_context_cache_hits_total", help: "Requests whose context was already loaded.")
-        cacheMisses = registry.makeCounter(name: "rlm_context_cache_misses_total", help: "Requests whose context had to be loaded.")
-        cacheBytes = registry.makeGauge(name: "rlm_context_cache_bytes", help: "Bytes of context held by idle cached sessions.")
+        runSeconds = registry.makeDurationHistogram(descriptor: Self.metric("rlm_run_duration_seconds", help: "Wall time of a run, from admission to its answer."), buckets: buckets)
+        loadSeconds = registry.makeDurationHistogram(descriptor: Self.metric("rlm_context_load_seconds", help: "Time to load a context into a REPL (cache misses only)."), buckets: buckets)
+        inFlight = registry.makeGauge(descriptor: Self.metric("rlm_runs_in_flight", help: "Runs going now."))
+        cacheHits = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_hits_total", help: "Requests whose context was already loaded."))
+        cacheMisses = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_misses_total", help: "Requests whose context had to be loaded."))
+        cacheBytes = registry.makeGauge(descriptor: Self.metric("rlm_context_cache_bytes", help: "Bytes of context held by idle cached sessions."))
         for status in RunOutcome.allCases { _ = runCounter(status) }
+    }
+
+    /// A metric's whole name and help text, as the registry takes them.
+    private static func metric(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     enum RunOutcome: String, CaseIterable {
@@ -35,7 +40,7 @@ final class ServerMetrics: Sendable {
     }
 
     private func runCounter(_ outcome: RunOutcome) -> Counter {
-        registry.makeCounter(name: "rlm_runs_total", labels: [("status", outcome.rawValue)], help: "Finished runs by outcome.")
+        registry.makeCounter(descriptor: Self.metric("rlm_runs_total", help: "Finished runs by outcome."), labels: [("status", outcome.rawValue)])
     }
 
     func runStarted() { inFlight.increment() }
@@ -58,7 +63,7 @@ final class ServerMetrics: Sendable {
 
     /// Counts a refused or failed request by its OpenAI error code.
     func recordError(type: String) {
-        registry.makeCounter(name: "rlm_errors_total", labels: [("type", type)], help: "Requests answered with an error, by error code.").increment()
+        registry.makeCounter(descriptor: Self.metric("rlm_errors_total", help: "Requests answered with an error, by error code."), labels: [("type", type)]).increment()
     }
 
     var text: String { registry.emitToString() }

@@ -100,16 +100,17 @@ import Testing
         let steady = try await ModelSimulator.start(models: ["m"]) { _ in SimulatedReply(text: "steady") }
         let model = ReplicatedModel(replicas: [flaky, steady].map {
             OpenAICompatibleModel(name: "m", baseURL: $0.baseURL, retry: .none)
-        }, rotation: .init(firstPause: .milliseconds(300)))
+        }, rotation: .init(firstPause: .seconds(2)))
         let request = ModelRequest(messages: [.user("x")])
         // The first request goes to the flaky replica (listed first), fails there, and is answered by the other.
+        // (A pause of 2 s: a loaded machine may take a few hundred milliseconds between two requests.)
         #expect(try await model.complete(request).text == "steady")
         #expect(await model.replicaStatistics.map(\.inRotation) == [false, true])
         #expect(try await model.complete(request).text == "steady")
         #expect(flaky.requestCount == 1)
         // After its pause, the next request probes it; once it answers, it is back in rotation.
         failing.withLock { $0 = false }
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(2_500))
         #expect(try await model.complete(request).text == "flaky")
         #expect(await model.replicaStatistics.map(\.inRotation) == [true, true])
         await flaky.shutdown()

@@ -9,7 +9,7 @@ import Testing
     @Test func aBurstPassesThenNewConnectionsWaitTheirTurn() async {
         let pacer = ConnectionPacer(burst: 4, baseInterval: .seconds(10))
         var waits: [Duration] = []
-        for _ in 0..<6 { waits.append(await pacer.admit(server)) }
+        for _ in 0..<6 { waits.append(pacer.admit(server)) }
         #expect(waits.prefix(4).allSatisfy { $0 == .zero })
         // The fifth waits about one interval, the sixth about two (less the moments the calls themselves took).
         #expect(waits[4] > .seconds(9) && waits[4] <= .seconds(10))
@@ -18,69 +18,69 @@ import Testing
 
     @Test func aKeptAliveConnectionCarriesTheNextRequestWithoutWaiting() async {
         let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
-        #expect(await pacer.admit(server) == .zero)
-        await pacer.released(server, keepAlive: true)
-        #expect(await pacer.admit(server) == .zero)
+        #expect(pacer.admit(server) == .zero)
+        pacer.released(server, keepAlive: true)
+        #expect(pacer.admit(server) == .zero)
         // No idle connection is left now: a new one must wait for its turn.
-        #expect(await pacer.admit(server) > .zero)
+        #expect(pacer.admit(server) > .zero)
     }
 
     @Test func aClosedConnectionIsNotCountedAsIdle() async {
         let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
-        #expect(await pacer.admit(server) == .zero)
-        await pacer.released(server, keepAlive: false)
-        #expect(await pacer.admit(server) > .zero)
+        #expect(pacer.admit(server) == .zero)
+        pacer.released(server, keepAlive: false)
+        #expect(pacer.admit(server) > .zero)
     }
 
     @Test func serversArePacedSeparately() async {
         let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10))
-        #expect(await pacer.admit(server) == .zero)
-        #expect(await pacer.admit("http://127.0.0.1:8081") == .zero)
+        #expect(pacer.admit(server) == .zero)
+        #expect(pacer.admit("http://127.0.0.1:8081") == .zero)
     }
 
     @Test func aTimedOutConnectionSlowsTheServersPace() async {
         let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(1), maxInterval: .seconds(4))
-        _ = await pacer.admit(server)
-        await pacer.connectionTimedOut(server)
-        await pacer.connectionTimedOut(server)
-        await pacer.connectionTimedOut(server)
+        _ = pacer.admit(server)
+        pacer.connectionTimedOut(server)
+        pacer.connectionTimedOut(server)
+        pacer.connectionTimedOut(server)
         // The interval doubled up to its cap of 4 s (the first admission had reserved 1 s).
-        let wait = await pacer.admit(server)
+        let wait = pacer.admit(server)
         #expect(wait > .milliseconds(900) && wait <= .seconds(1))
-        let next = await pacer.admit(server)
+        let next = pacer.admit(server)
         #expect(next > .seconds(4) && next <= .seconds(5))
     }
 
     @Test func aServerNotPacedFromTheStartIsPacedAfterItsFirstConnectTimeout() async {
         let pacer = ConnectionPacer(burst: 2, baseInterval: .seconds(10), maxInterval: .seconds(40))
-        for _ in 0..<20 { #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero) }
-        await pacer.connectionTimedOut(server)
+        for _ in 0..<20 { #expect(pacer.admit(server, pacedFromTheStart: false) == .zero) }
+        pacer.connectionTimedOut(server)
         // Paced from now on at the base interval, starting with a burst.
-        #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero)
-        #expect(await pacer.admit(server, pacedFromTheStart: false) == .zero)
-        let wait = await pacer.admit(server, pacedFromTheStart: false)
+        #expect(pacer.admit(server, pacedFromTheStart: false) == .zero)
+        #expect(pacer.admit(server, pacedFromTheStart: false) == .zero)
+        let wait = pacer.admit(server, pacedFromTheStart: false)
         #expect(wait > .seconds(9) && wait <= .seconds(10))
         // A second timeout doubles the interval, as for any paced server.
-        await pacer.connectionTimedOut(server)
-        let first = await pacer.admit(server, pacedFromTheStart: false)
-        let second = await pacer.admit(server, pacedFromTheStart: false)
+        pacer.connectionTimedOut(server)
+        let first = pacer.admit(server, pacedFromTheStart: false)
+        let second = pacer.admit(server, pacedFromTheStart: false)
         #expect(second - first > .seconds(19) && second - first <= .seconds(20))
     }
 
     @Test func aBurstThatTimesOutTogetherSlowsThePaceOnce() async {
         let pacer = ConnectionPacer(burst: 1, baseInterval: .seconds(10), maxInterval: .seconds(80))
         let burstSent = ContinuousClock.now
-        for _ in 0..<5 { _ = await pacer.admit(server, pacedFromTheStart: false) }
+        for _ in 0..<5 { _ = pacer.admit(server, pacedFromTheStart: false) }
         // All five attempts of the burst time out: the server is paced at the base interval, not slowed 5 times.
-        for _ in 0..<5 { await pacer.connectionTimedOut(server, attemptStarted: burstSent) }
-        let first = await pacer.admit(server, pacedFromTheStart: false)
-        let second = await pacer.admit(server, pacedFromTheStart: false)
+        for _ in 0..<5 { pacer.connectionTimedOut(server, attemptStarted: burstSent) }
+        let first = pacer.admit(server, pacedFromTheStart: false)
+        let second = pacer.admit(server, pacedFromTheStart: false)
         #expect(first == .zero)
         #expect(second > .seconds(9) && second <= .seconds(10))
         // An attempt sent under the new pace that times out slows it down again.
-        await pacer.connectionTimedOut(server, attemptStarted: .now)
-        let third = await pacer.admit(server, pacedFromTheStart: false)
-        let fourth = await pacer.admit(server, pacedFromTheStart: false)
+        pacer.connectionTimedOut(server, attemptStarted: .now)
+        let third = pacer.admit(server, pacedFromTheStart: false)
+        let fourth = pacer.admit(server, pacedFromTheStart: false)
         #expect(fourth - third > .seconds(19) && fourth - third <= .seconds(20))
     }
 

@@ -40,7 +40,7 @@ extension RLMNode {
 
     /// One `llm_query` prompt: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
     func subCall(_ prompt: String, model: any LanguageModel, childTrajectory: String? = nil) async -> String {
-        let id = await tree.subCallIDs.next()
+        let id = tree.subCallIDs.next()
         if configuration.budget.maxCostUSD != nil, configuration.prices.price(for: model.name) == nil {
             return await refuse(id: id, model: model.name, childTrajectory: nil,
                                 reason: "model \(model.name) has no price, and the run has a cost limit, so it cannot be used. Use a priced model, or add [prices.\"\(model.name)\"] to rlm.toml.")
@@ -97,8 +97,8 @@ extension RLMNode {
             let text = context.map { prompt + "\n\n" + $0.promptText } ?? prompt
             return await subCall(text, model: tree.subModel)
         }
-        let id = await tree.subCallIDs.next()
-        let childID = "\(trajectoryID).\(await tree.childIDs.next())"
+        let id = tree.subCallIDs.next()
+        let childID = "\(trajectoryID).\(tree.childIDs.next())"
         if let refusal = await admitChild(id: id, childTrajectory: childID) { return refusal.message }
         let started = ContinuousClock.now
         await emit(.subCallStarted) {

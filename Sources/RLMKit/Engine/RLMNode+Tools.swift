@@ -13,7 +13,7 @@ extension RLMNode {
     /// One tool call: counted as a sub-call, logged, and never raising into the host; a failure becomes the
     /// message of the exception the code gets.
     func callTool(_ call: REPLTools.Call) async -> Result<JSONValue, ToolFailure> {
-        let id = await tree.subCallIDs.next()
+        let id = tree.subCallIDs.next()
         guard let tool = configuration.tools.first(where: { $0.name == call.name }) else {
             return await toolFailed(id: id, tool: call.name, message: "no host tool named \(call.name) is configured")
         }

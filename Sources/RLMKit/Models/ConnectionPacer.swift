@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
+import Synchronization
 
 /// Opens new connections to one server at a bounded rate, so that a wide fan-out does not overflow a small
 /// server's listen queue.
@@ -23,7 +24,10 @@ import NIOHTTP1
 /// response that leaves its connection open (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with
 /// `keep-alive`) adds an idle connection for later requests to reuse; servers that close after each reply
 /// (Python's default HTTP/1.0) therefore have every request paced.
-actor ConnectionPacer {
+///
+/// A lock rather than an actor: every request passes here twice, the work is a few comparisons, and a wide
+/// batch would otherwise queue its requests one by one on the actor.
+final class ConnectionPacer: Sendable {
     static let shared = ConnectionPacer()
 
     /// Connections opened at once before pacing starts (below a backlog of 5).
@@ -46,7 +50,7 @@ actor ConnectionPacer {
         /// When the pace last slowed down: attempts sent before then failed under the older, faster pace.
         var slowedDownAt: ContinuousClock.Instant?
     }
-    private var servers: [String: Server] = [:]
+    private let servers = Mutex<[String: Server]>([:])
 
     init(burst: Int = 4, baseInterval: Duration = .milliseconds(2), maxInterval: Duration = .milliseconds(8),
          idleLifetime: Duration = .seconds(50)) {
@@ -60,9 +64,16 @@ actor ConnectionPacer {
     /// else until its turn to open a new connection comes. `pacedFromTheStart` false leaves a server unpaced
     /// until `connectionTimedOut(_:attemptStarted:)` is called for it.
     func admit(_ server: String, pacedFromTheStart: Bool = true) -> Duration {
-        let now = ContinuousClock.now
-        var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: pacedFromTheStart)
-        defer { servers[server] = state }
+        servers.withLock { servers in
+            let now = ContinuousClock.now
+            var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: pacedFromTheStart)
+            defer { servers[server] = state }
+            return Self.admit(&state, now: now, burst: burst, idleLifetime: idleLifetime)
+        }
+    }
+
+    private static func admit(_ state: inout Server, now: ContinuousClock.Instant, burst: Int,
+                              idleLifetime: Duration) -> Duration {
         state.idleSince.removeAll { now - $0 > idleLifetime }
         if !state.idleSince.isEmpty {
             state.idleSince.removeLast()
@@ -78,10 +89,12 @@ actor ConnectionPacer {
 
     /// A request finished reading its response; `keepAlive` says whether its connection went back to the pool.
     func released(_ server: String, keepAlive: Bool) {
-        guard var state = servers[server] else { return }
-        if keepAlive { state.idleSince.append(.now) }
-        state.interval = max(baseInterval, state.interval * 0.9)
-        servers[server] = state
+        servers.withLock { servers in
+            guard var state = servers[server] else { return }
+            if keepAlive { state.idleSince.append(.now) }
+            state.interval = max(baseInterval, state.interval * 0.9)
+            servers[server] = state
+        }
     }
 
     /// A connection attempt to `server`, sent at `attemptStarted`, timed out: its listen queue is probably full,
@@ -89,23 +102,25 @@ actor ConnectionPacer {
     /// slow-down say that the new pace is still too fast (one slow-down per round, as TCP halves its window once
     /// per round trip).
     func connectionTimedOut(_ server: String, attemptStarted: ContinuousClock.Instant = .now) {
-        let now = ContinuousClock.now
-        var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: true)
-        defer { servers[server] = state }
-        if let slowedDownAt = state.slowedDownAt, attemptStarted < slowedDownAt { return }
-        state.slowedDownAt = now
-        if state.paced {
-            state.interval = min(maxInterval, state.interval * 2)
-        } else {
-            // The first sign of a short queue: pace from now on, starting with a burst.
-            state.paced = true
-            state.interval = baseInterval
-            state.theoreticalArrival = now
+        servers.withLock { servers in
+            let now = ContinuousClock.now
+            var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: true)
+            defer { servers[server] = state }
+            if let slowedDownAt = state.slowedDownAt, attemptStarted < slowedDownAt { return }
+            state.slowedDownAt = now
+            if state.paced {
+                state.interval = min(maxInterval, state.interval * 2)
+            } else {
+                // The first sign of a short queue: pace from now on, starting with a burst.
+                state.paced = true
+                state.interval = baseInterval
+                state.theoreticalArrival = now
+            }
         }
     }
 
     /// The pacing key of a URL: scheme, host and port, as the connection pool groups connections.
-    nonisolated static func key(of url: String) -> String {
+    static func key(of url: String) -> String {
         guard let components = URLComponents(string: url) else { return url }
         let scheme = components.scheme ?? "http"
         let port = components.port ?? (scheme == "https" ? 443 : 80)
@@ -113,12 +128,12 @@ actor ConnectionPacer {
     }
 
     /// Whether the response leaves its connection open for the next request.
-    nonisolated static func keepsAlive(_ response: HTTPClientResponse) -> Bool {
+    static func keepsAlive(_ response: HTTPClientResponse) -> Bool {
         keepsAlive(isHTTP10: response.version == .http1_0, connection: response.headers[canonicalForm: "connection"].map(String.init))
     }
 
     /// HTTP/1.1 (and 2) keeps a connection open unless told `close`; HTTP/1.0 closes it unless told `keep-alive`.
-    nonisolated static func keepsAlive(isHTTP10: Bool, connection: [String]) -> Bool {
+    static func keepsAlive(isHTTP10: Bool, connection: [String]) -> Bool {
         let tokens = connection.map { $0.lowercased() }
         if tokens.contains("close") { return false }
         return !isHTTP10 || tokens.contains("keep-alive")

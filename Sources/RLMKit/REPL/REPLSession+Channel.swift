@@ -118,7 +118,7 @@ extension REPLSession {
         cellClock.subCallStarted(at: .now)
         subCallTasks[id] = Task {
             let results = await handler(request)
-            await self.finishSubCall(id: id, prompts: prompts.count, results: results)
+            self.finishSubCall(id: id, prompts: prompts.count, results: results)
         }
     }
 
@@ -138,7 +138,7 @@ extension REPLSession {
         cellClock.subCallStarted(at: .now)
         subCallTasks[id] = Task {
             let result = await handler(call)
-            await self.finishToolCall(id: id, result: result)
+            self.finishToolCall(id: id, result: result)
         }
     }
 
