@@ -27,7 +27,7 @@ struct FilesRoot: Sendable {
         for path in paths {
             let inside = try resolve(path)
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: inside.path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: inside.path, isDirectory: &isDirectory)
             if isDirectory.boolValue { files += try filesBelow(inside) } else { files.append(inside) }
             sawDirectory = sawDirectory || isDirectory.boolValue
         }

@@ -137,8 +137,8 @@ import SystemPackage
         }
         let code: Int32
         if case .exited(let value) = result.terminationStatus { code = value } else { code = -1 }
-        let stdout = result.standardOutput ?? ""
-        #expect(code == 1 || code == 130, "stderr: \(result.standardError ?? "")")
+        let stdout = result.standardOutput
+        #expect(code == 1 || code == 130, "stderr: \(result.standardError)")
         #expect(stdout.split(separator: "\n").count == 1, "stdout: \(stdout)")
         let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
         #expect((object?["exit_code"] as? Int).map(Int32.init) == code)
