@@ -54,16 +54,14 @@ public struct BenchRunner: Sendable {
         do {
             let reply = try await baseModel.complete(ModelRequest(messages: [.system(BasePrompt.system), .user(prompt)]))
             let tokens = BenchTokens(input: reply.usage.inputTokens, output: reply.usage.outputTokens)
-            let cost = rlm.prices.price(for: baseModel.name).map {
-                (Double(tokens.input) * $0.inputPerMillion + Double(tokens.output) * $0.outputPerMillion) / 1_000_000
-            }
+            let cost = rlm.prices.price(for: baseModel.name)?.cost(of: reply.usage)
             return BenchRecord(task: task, method: .base, score: BenchScorer.score(reply.text, against: task.gold),
                                prediction: reply.text, tokens: [baseModel.name: tokens], costUSD: cost,
-                               wallSeconds: seconds(since: started), turns: 1, subCalls: 0, status: "answered",
+                               wallSeconds: (ContinuousClock.now - started).seconds, turns: 1, subCalls: 0, status: "answered",
                                truncated: truncated)
         } catch {
             return BenchRecord(task: task, method: .base, score: 0, prediction: "", tokens: [:], costUSD: nil,
-                               wallSeconds: seconds(since: started), turns: 1, subCalls: 0, status: "failed",
+                               wallSeconds: (ContinuousClock.now - started).seconds, turns: 1, subCalls: 0, status: "failed",
                                error: String(describing: error), truncated: truncated)
         }
     }
@@ -88,7 +86,7 @@ public struct BenchRunner: Sendable {
             outcome = record(task, failure.partial, error: String(describing: failure.error))
         } catch {
             outcome = BenchRecord(task: task, method: .rlm, score: 0, prediction: "", tokens: [:], costUSD: nil,
-                                  wallSeconds: seconds(since: started), turns: 0, subCalls: 0, status: "failed",
+                                  wallSeconds: (ContinuousClock.now - started).seconds, turns: 0, subCalls: 0, status: "failed",
                                   error: String(describing: error))
         }
         if let resultsDirectory, let trajectory,
@@ -104,10 +102,5 @@ public struct BenchRunner: Sendable {
                            prediction: result.answer, tokens: tokens, costUSD: result.costUSD,
                            wallSeconds: result.wallSeconds, turns: result.iterations, subCalls: result.subCalls,
                            status: error == nil ? result.status.rawValue : "failed", error: error ?? result.stopReason)
-    }
-
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }

@@ -58,7 +58,7 @@ extension EngineBench {
             simulator.resetCounters()
             let log = workDirectory.appendingPathComponent("engine-load.jsonl")
             let outcome = try await ask(baseURL: simulator.baseURL, context: context, log: log)
-            if let at = simulator.firstRequestAt { first.append((at - outcome.started).benchSeconds) }
+            if let at = simulator.firstRequestAt { first.append((at - outcome.started).seconds) }
             load += Self.eventSeconds("context_loaded", log: log).prefix(1)
             try? FileManager.default.removeItem(at: log)
             host.append(Double(outcome.summary["host_peak_rss_bytes"] as? Int ?? 0) / 1_048_576)

@@ -33,7 +33,7 @@ extension EngineBench {
         for _ in 0..<options.runs {
             let started = ContinuousClock.now
             for _ in 0..<trips { _ = try await direct.complete(ModelRequest(messages: [.user("x")])) }
-            directMS.append((ContinuousClock.now - started).benchSeconds / Double(trips) * 1000)
+            directMS.append((ContinuousClock.now - started).seconds / Double(trips) * 1000)
         }
         await echo.shutdown()
         let ideal = directMS.sorted()[directMS.count / 2]
@@ -56,7 +56,7 @@ extension EngineBench {
                 let outcome = try await ask(baseURL: stepper.baseURL, context: "-",
                                             extra: ["--sandbox", level, "--max-iterations", String(cells + 2)],
                                             input: "tiny", log: log)
-                if let first = stepper.firstRequestAt { starts.append((first - outcome.started).benchSeconds) }
+                if let first = stepper.firstRequestAt { starts.append((first - outcome.started).seconds) }
                 cellTimes += Self.eventSeconds("code_executed", log: log).map { $0 * 1000 }
                 try? FileManager.default.removeItem(at: log)
             }

@@ -81,7 +81,7 @@ public struct EngineBench: Sendable {
             environment: .custom(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
                                   "HOME": NSTemporaryDirectory(), "RLM_BASE_URL": baseURL, "RLM_MODEL": "root"]),
             input: .string(input ?? ""), output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
-        let seconds = (ContinuousClock.now - started).benchSeconds
+        let seconds = (ContinuousClock.now - started).seconds
         guard case .exited(0) = result.terminationStatus,
               let data = result.standardOutput.data(using: .utf8),
               let summary = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -136,9 +136,4 @@ public struct EngineFigure: Codable, Sendable {
         }
         return lines.joined(separator: "\n") + "\n"
     }
-}
-
-extension Duration {
-    /// The duration in seconds, with its fraction.
-    var benchSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

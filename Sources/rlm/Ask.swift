@@ -63,7 +63,7 @@ struct Ask: AsyncParsableCommand {
         do {
             report = RunReport(result: try await answer(logURL: &logURL, started: started, gate: gate))
         } catch {
-            report = RunReport(error: error, logURL: logURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
+            report = RunReport(error: error, logURL: logURL, wallSeconds: (ContinuousClock.now - started).seconds)
         }
         if gate.claim(exitCode: report.exitCode) { report.emit(json: json) }
         // A second Ctrl-C may have printed its own report first: exit as that report says.
@@ -105,7 +105,7 @@ struct Ask: AsyncParsableCommand {
         let quitLogURL = logURL
         let interrupts = InterruptHandler(onInterrupt: { run.cancel() }, onQuit: {
             let failure = CLIFailure(message: "interrupted twice: quit at once, without the partial answer.", exitCode: 130)
-            let report = RunReport(error: failure, logURL: quitLogURL, wallSeconds: (ContinuousClock.now - started).inSeconds)
+            let report = RunReport(error: failure, logURL: quitLogURL, wallSeconds: (ContinuousClock.now - started).seconds)
             guard gate.claim(exitCode: 130) else { return false }
             if json { print(report.jsonText()) }
             return true
@@ -146,11 +146,6 @@ struct Ask: AsyncParsableCommand {
         let name = "\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(6).lowercased()).jsonl"
         return cache.appendingPathComponent("rlm/runs/\(name)").path
     }
-}
-
-extension Duration {
-    /// The duration in seconds, with its fraction.
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension SandboxLevel: ExpressibleByArgument {}

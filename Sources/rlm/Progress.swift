@@ -110,7 +110,7 @@ final class Progress: Sendable {
     /// "turn 3 · sub-calls 120 done, 16 in flight · 45.2k tokens · $0.0123 · 12.3 s"
     func statusText() -> String {
         let tally = state.withLock { $0 }
-        let elapsed = (ContinuousClock.now - started).inSeconds
+        let elapsed = (ContinuousClock.now - started).seconds
         var parts = ["turn \(tally.turn)", "sub-calls \(tally.subCallsDone) done, \(tally.subCallsInFlight) in flight",
                      "\(Self.tokens(tally.inputTokens + tally.outputTokens)) tokens"]
         if tally.unpriced.isEmpty, tally.inputTokens + tally.outputTokens > 0 { parts.append(String(format: "$%.4f", tally.costUSD)) }

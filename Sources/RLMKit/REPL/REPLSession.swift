@@ -285,7 +285,8 @@ public actor REPLSession {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds, with its fraction (for logs, reports and benchmarks across the package).
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
