@@ -29,7 +29,7 @@ enum HTTPTransport {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
         // A refused connection fails at once; our own retry policy decides whether to try again.
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout.seconds * 1e9)))
+        configuration.timeout = .init(connect: TimeAmount(connectTimeout))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -65,7 +65,7 @@ enum HTTPTransport {
                 if wait > .zero { try await Task.sleep(for: wait) }
                 sentAt = .now
                 let response = try await (loopback ? loopbackClient : client)
-                    .execute(request, timeout: .nanoseconds(Int64(timeout.seconds * 1e9)))
+                    .execute(request, timeout: TimeAmount(timeout))
                 let status = Int(response.status.code)
                 if RetryPolicy.isRetryable(status: status), attempt < retry.maxAttempts,
                    let delay = retry.delay(attempt: attempt, retryAfter: response.headers.first(name: "Retry-After")) {
@@ -133,7 +133,6 @@ enum HTTPTransport {
         ConnectionPacer.shared.released(route(of: url).server, keepAlive: ConnectionPacer.keepsAlive(response))
     }
 
-    /// `localhost`, 127.0.0.0/8 or ::1.
     /// The pacing key of `url`'s server, and whether it is a plain-HTTP server on this machine (a TLS handshake
     /// needs the server itself to answer, which may take longer). Every request asks, with one of a few URLs, so
     /// the answers are kept.
@@ -148,6 +147,7 @@ enum HTTPTransport {
     }
     private static let knownRoutes = Mutex<[String: (server: String, loopback: Bool)]>([:])
 
+    /// `localhost`, 127.0.0.0/8 or ::1.
     static func isLoopback(_ url: String) -> Bool {
         guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
         return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
