@@ -68,23 +68,17 @@ final class ConnectionPacer: Sendable {
             let now = ContinuousClock.now
             var state = servers[server] ?? Server(theoreticalArrival: now, interval: baseInterval, paced: pacedFromTheStart)
             defer { servers[server] = state }
-            return Self.admit(&state, now: now, burst: burst, idleLifetime: idleLifetime)
+            state.idleSince.removeAll { now - $0 > idleLifetime }
+            if !state.idleSince.isEmpty {
+                state.idleSince.removeLast()
+                return .zero
+            }
+            guard state.paced else { return .zero }
+            let due = max(state.theoreticalArrival, now)
+            state.theoreticalArrival = due + state.interval
+            let allowance = state.interval * (burst - 1)
+            return max(.zero, due - now - allowance)
         }
-    }
-
-    private static func admit(_ state: inout Server, now: ContinuousClock.Instant, burst: Int,
-                              idleLifetime: Duration) -> Duration {
-        state.idleSince.removeAll { now - $0 > idleLifetime }
-        if !state.idleSince.isEmpty {
-            state.idleSince.removeLast()
-            return .zero
-        }
-        guard state.paced else { return .zero }
-        let due = max(state.theoreticalArrival, now)
-        state.theoreticalArrival = due + state.interval
-        let allowance = state.interval * (burst - 1)
-        let wait = due - now - allowance
-        return max(.zero, wait)
     }
 
     /// A request finished reading its response; `keepAlive` says whether its connection went back to the pool.
