@@ -24,7 +24,7 @@ extension REPLSession {
                         for try await line in inbound {
                             let data = Data(line.readableBytesView)
                             if let message = try? JSONDecoder().decode(DriverMessage.self, from: data) {
-                                await self.handle(message, token: token)
+                                await self.handle(message, token: token, from: connection.channel)
                             } else {
                                 await self.handleUndecodable(data)
                             }
@@ -42,12 +42,17 @@ extension REPLSession {
         if shuttingDown { connection.close(promise: nil) }
     }
 
-    func handle(_ message: DriverMessage, token: String) {
+    /// `channel` is the connection the message came on: requests still buffered from an interpreter that has
+    /// died are dropped, since its sub-calls were cancelled with it and nobody waits for their answers.
+    func handle(_ message: DriverMessage, token: String, from channel: any Channel) {
         if let kilobytes = message.peakRSSKilobytes { peakRSSBytes = max(peakRSSBytes, kilobytes * 1024) }
+        let fromCurrentIncarnation = connection.map { $0 === channel } ?? false
         switch message.type {
         case "llm_request":
+            guard fromCurrentIncarnation else { return }
             startSubCall(message)
         case "tool_call":
+            guard fromCurrentIncarnation else { return }
             startToolCall(message)
         case "cancel":
             cancelSubCalls(message.ids ?? [])
