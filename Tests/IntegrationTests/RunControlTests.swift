@@ -36,12 +36,13 @@ import Testing
     }
 
     @Test func jsonNamesTheLimitThatStoppedTheRun() async throws {
+        // 45 s: a clean-clone CI run on a loaded machine spent 20 s before the first reply arrived.
         let server = try await ModelSimulator.start(models: ["root"]) { _ in
-            SimulatedReply(text: "Taking a nap.\n" + replBlock("import time\ntime.sleep(60)"))
+            SimulatedReply(text: "Taking a nap.\n" + replBlock("import time\ntime.sleep(120)"))
         }
         defer { Task { await server.shutdown() } }
         let file = try TemporaryFile(contents: "context")
-        let run = try await CLI.run(["ask", "q", "--context", file.path, "--json", "--timeout", "20", "--no-log"],
+        let run = try await CLI.run(["ask", "q", "--context", file.path, "--json", "--timeout", "45", "--no-log"],
                                     environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root"])
         #expect(run.exitCode == 1)
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
