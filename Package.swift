@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // Already in the graph through swift-nio; the engine queues sub-calls waiting for a slot in a Deque.
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // Already in the graph through AsyncHTTPClient; the engine asks it whether a tracer was set up.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
         // The official Model Context Protocol SDK, for `rlm mcp` (RLMMCP target only).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
         // Already in the graph through the MCP SDK, whose Transport protocol names its Logger,
@@ -41,6 +43,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             resources: [.copy("REPL/Resources/rlm_driver.py")]
         ),

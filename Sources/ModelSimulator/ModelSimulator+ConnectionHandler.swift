@@ -40,13 +40,14 @@ extension ModelSimulator {
                 body.writeBuffer(&chunk)
             case .end:
                 guard let requestHead = head else { return }
+                let arrived = ContinuousClock.now
                 head = nil
                 let requestBody = body
                 let (route, counters) = (self.route, self.counters)
                 let writer = ResponseWriter(context: NIOLoopBound(context, eventLoop: context.eventLoop),
                                             loop: context.eventLoop)
                 Task {
-                    let response = await ModelSimulator.respond(to: requestHead, body: requestBody, route: route,
+                    let response = await ModelSimulator.respond(to: requestHead, body: requestBody, arrived: arrived, route: route,
                                                                 counters: counters)
                     await writer.write(response, version: requestHead.version)
                 }
@@ -72,13 +73,17 @@ extension ModelSimulator {
             for (name, value) in response.headers { headers.add(name: name, value: value) }
             let head = HTTPResponseHead(version: version, status: .init(statusCode: response.status), headers: headers)
             if response.isWholeBody {
-                onLoop { context in
+                // Sent by the event loop's own timer when due: a simulated latency stays close to the one asked for,
+                // and a wide fan-out does not wake a task per reply.
+                onLoop(at: response.sendAt, first: response.onSend) { context in
                     context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
                     context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: response.events.joined())))), promise: nil)
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
                 }
                 return
             }
+            if let sendAt = response.sendAt { try? await Task.sleep(until: sendAt) }
+            response.onSend?()
             if response.breaksAfter == 0 {
                 onLoop { $0.close(promise: nil) }
                 return
@@ -95,13 +100,22 @@ extension ModelSimulator {
             onLoop { $0.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil) }
         }
 
-        /// Runs `body` on the event loop while the connection is open.
-        private func onLoop(_ body: @escaping @Sendable (ChannelHandlerContext) -> Void) {
+        /// Runs `body` on the event loop while the connection is open, at `instant` if given and still ahead;
+        /// `first` runs then whether or not the connection is still open.
+        private func onLoop(at instant: ContinuousClock.Instant? = nil, first: (@Sendable () -> Void)? = nil,
+                            _ body: @escaping @Sendable (ChannelHandlerContext) -> Void) {
             let context = self.context
-            loop.execute {
+            let run: @Sendable () -> Void = {
+                first?()
                 let context = context.value
                 guard context.channel.isActive else { return }
                 body(context)
+            }
+            let wait = instant.map { $0 - .now } ?? .zero
+            if wait > .zero {
+                loop.scheduleTask(in: TimeAmount(wait), run)
+            } else {
+                loop.execute(run)
             }
         }
     }

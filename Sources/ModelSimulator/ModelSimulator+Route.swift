@@ -37,6 +37,10 @@ struct SimulatedResponse: Sendable {
     var pause: Duration = .zero
     /// Close the connection after this many events, without ending the response.
     var breaksAfter: Int?
+    /// When the reply is due (a simulated latency), or nil to send it at once.
+    var sendAt: ContinuousClock.Instant?
+    /// Called as the reply starts going out.
+    var onSend: (@Sendable () -> Void)?
 
     init(_ status: Int, _ body: String, _ headers: [(String, String)], _ isStream: Bool) {
         self.init(status, events: [body], headers, isStream)

@@ -107,7 +107,9 @@ public final class ModelSimulator: Sendable {
         openConnections.closeAll()
     }
 
-    static func respond(to head: HTTPRequestHead, body: ByteBuffer, route: Route,
+    /// The reply to one request. A reply with a delay carries the instant it is due (`arrived` plus the delay)
+    /// and leaves the request counted in flight until the connection sends it then.
+    static func respond(to head: HTTPRequestHead, body: ByteBuffer, arrived: ContinuousClock.Instant, route: Route,
                         counters: CounterBox) async -> SimulatedResponse {
         let (models, kind, handler) = (route.models, route.kind, route.handler)
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
@@ -131,18 +133,7 @@ public final class ModelSimulator: Sendable {
         guard head.method == .POST && (path.hasSuffix("/chat/completions") || isAnthropic) else {
             return SimulatedResponse(404, json(["error": ["message": "no route for \(head.method) \(path)"]]), [], false)
         }
-        struct Wire: Decodable {
-            var model: String
-            var messages: [SimulatedRequest.Message]
-            var system: String?
-            var stream: Bool?
-            var maxTokens: Int?
-            enum CodingKeys: String, CodingKey {
-                case model, messages, system, stream
-                case maxTokens = "max_tokens"
-            }
-        }
-        guard var wire = try? JSONDecoder().decode(Wire.self, from: Data(body.readableBytesView)) else {
+        guard var wire = try? JSONDecoder().decode(ChatWire.self, from: Data(body.readableBytesView)) else {
             return SimulatedResponse(400, json(["error": ["message": "request body is not a chat request"]]), [], false)
         }
         if isAnthropic {
@@ -163,8 +154,13 @@ public final class ModelSimulator: Sendable {
                                        authorization: authorization,
                                        isAnthropic: isAnthropic, stream: stream)
         let reply = await handler(request)
-        if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
-        counters.withLock { $0.inFlight -= 1 }
+        var response = response(to: reply, wire: wire, isAnthropic: isAnthropic, stream: stream)
+        response.sendAt = reply.delay > .zero ? arrived + reply.delay : nil
+        response.onSend = { counters.withLock { $0.inFlight -= 1 } }
+        return response
+    }
+
+    private static func response(to reply: SimulatedReply, wire: ChatWire, isAnthropic: Bool, stream: Bool) -> SimulatedResponse {
         if let raw = reply.rawBody {
             return SimulatedResponse(reply.status, raw, reply.headers, reply.rawBodyIsStream).pacing(as: reply)
         }
@@ -193,6 +189,19 @@ public final class ModelSimulator: Sendable {
         return SimulatedResponse(200, completionBody(reply, model: wire.model, promptTokens: promptTokens,
                                                      completionTokens: completionTokens), reply.headers, false)
             .pacing(as: reply)
+    }
+
+    /// The fields of a chat request (OpenAI or Anthropic) that the simulator reads.
+    private struct ChatWire: Decodable {
+        var model: String
+        var messages: [SimulatedRequest.Message]
+        var system: String?
+        var stream: Bool?
+        var maxTokens: Int?
+        enum CodingKeys: String, CodingKey {
+            case model, messages, system, stream
+            case maxTokens = "max_tokens"
+        }
     }
 
     /// A whole OpenAI chat completion. Only its strings go through the JSON encoder: a wide fan-out asks for

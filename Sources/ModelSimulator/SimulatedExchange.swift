@@ -44,7 +44,8 @@ public struct SimulatedReply: Sendable {
     public var rawBodyIsStream = false
     /// Leave the `usage` object out of the reply, as some servers do.
     public var omitsUsage = false
-    /// Simulated latency before the reply is sent.
+    /// Simulated latency: the reply goes out this long after the request arrived (at once if the handler took
+    /// longer).
     public var delay: Duration
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: [(String, String)] = []

@@ -74,7 +74,8 @@ import Testing
         let server = try await ModelSimulator.start(models: ["root-model"]) { request in
             if request.model == "sub-model" {
                 let count = request.lastUserText.split(separator: "\n").dropFirst().filter { $0.contains("ERROR") }.count
-                return SimulatedReply(text: String(count), promptTokens: 100, completionTokens: 2, delay: .milliseconds(50))
+                // Long enough that the 16 calls in flight overlap even on a loaded machine.
+                return SimulatedReply(text: String(count), promptTokens: 100, completionTokens: 2, delay: .milliseconds(200))
             }
             switch request.assistantTurns {
             case 0:
