@@ -120,7 +120,7 @@ let package = Package(
             dependencies: ["RLMKit", "ModelSimulator"],
             path: "Benchmarks/SessionBench"
         ),
-        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting"]),
+        .testTarget(name: "RLMKitTests", dependencies: ["RLMKit", "RLMTesting", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "RLMBenchTests", dependencies: ["RLMBench"]),
         .testTarget(
             name: "IntegrationTests",

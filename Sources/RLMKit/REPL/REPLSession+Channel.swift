@@ -4,30 +4,25 @@ import NIOCore
 /// The protocol channel to the driver: one connection per incarnation, messages in both directions as JSON
 /// lines, and the sub-calls the code asks for, each tracked so that it can be cancelled.
 extension REPLSession {
-    nonisolated func serve(
-        server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, token: String
-    ) async -> IncarnationEvent {
+    nonisolated func serve(listener: DriverListener, token: String) async -> IncarnationEvent {
+        // Exactly one peer, the driver we started: the listener refuses any other.
+        guard let connection = await listener.accept() else { return .channelClosed }
         do {
-            try await server.executeThenClose { connections in
-                var iterator = connections.makeAsyncIterator()
-                guard let connection = try await iterator.next() else { return }
-                server.channel.close(promise: nil)  // exactly one peer: the driver we started
-                try await connection.executeThenClose { inbound, outbound in
-                    // One writer drains the queue, so messages leave in the order they were sent.
-                    let (queue, queued) = AsyncStream.makeStream(of: ByteBuffer.self)
-                    await self.attach(connection: connection.channel, outgoing: queued)
-                    try await withThrowingDiscardingTaskGroup { writer in
-                        writer.addTask {
-                            for await buffer in queue { try await outbound.write(buffer) }
-                        }
-                        defer { queued.finish() }
-                        for try await line in inbound {
-                            let data = Data(line.readableBytesView)
-                            if let message = try? JSONDecoder().decode(DriverMessage.self, from: data) {
-                                await self.handle(message, token: token, from: connection.channel)
-                            } else {
-                                await self.handleUndecodable(data)
-                            }
+            try await connection.executeThenClose { inbound, outbound in
+                // One writer drains the queue, so messages leave in the order they were sent.
+                let (queue, queued) = AsyncStream.makeStream(of: ByteBuffer.self)
+                await self.attach(connection: connection.channel, outgoing: queued)
+                try await withThrowingDiscardingTaskGroup { writer in
+                    writer.addTask {
+                        for await buffer in queue { try await outbound.write(buffer) }
+                    }
+                    defer { queued.finish() }
+                    for try await line in inbound {
+                        let data = Data(line.readableBytesView)
+                        if let message = try? JSONDecoder().decode(DriverMessage.self, from: data) {
+                            await self.handle(message, token: token, from: connection.channel)
+                        } else {
+                            await self.handleUndecodable(data)
                         }
                     }
                 }

@@ -30,15 +30,9 @@ extension REPLSession {
         killedByHost = false
         let socketPath = workDirectory.appendingPathComponent("channel-\(generation).sock").path
         let token = UUID().uuidString
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let listener: DriverListener
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFramer()))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
+            listener = try await DriverListener.bind(path: socketPath)
         } catch {
             return .startFailure(REPLError.startFailed("cannot open the REPL socket at \(socketPath): \(error)"))
         }
@@ -67,17 +61,17 @@ extension REPLSession {
         var end: IncarnationEnd = .died("the interpreter exited")
         await withTaskGroup(of: IncarnationEvent.self) { group in
             group.addTask { await self.runProcess(command: command, bootstrap: bootstrap) }
-            group.addTask { await self.serve(server: server, token: token) }
+            group.addTask { await self.serve(listener: listener, token: token) }
             guard let first = await group.next() else { return }
             switch first {
             case .processExited(let status, let stderrTail):
                 // The process is gone; a daemonised grandchild may still hold the socket open.
                 self.closeConnection()
-                server.channel.close(promise: nil)
+                listener.close()
                 _ = await group.next()
                 end = self.describeExit(status: status, stderrTail: stderrTail)
             case .channelClosed:
-                server.channel.close(promise: nil)
+                listener.close()
                 let exited = await self.awaitExit(of: &group)
                 if case .processExited(let status, let stderrTail)? = exited {
                     end = self.describeExit(status: status, stderrTail: stderrTail)

@@ -1,0 +1,107 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The listening socket of one interpreter incarnation; it hands over the first connection made to it, the
+/// driver's.
+///
+/// A plain server channel with a child initializer, not an `NIOAsyncChannel` server: SwiftNIO traps when an async
+/// child channel is dropped before anyone took it over, and an `NIOAsyncChannel` server drops the children it
+/// accepts while closing. That crashed the host when an interpreter died the moment it connected, and would let
+/// code in the REPL crash it by connecting a second time. Here only the first peer becomes an `NIOAsyncChannel`,
+/// any later one is refused at once, and a peer nobody took when the listener closes is closed properly.
+///
+/// The listener stays open until the incarnation ends: SwiftNIO closes a child whose server closed while the
+/// child was being set up, so closing it as soon as the driver's connection is handed over would cut that very
+/// connection now and then.
+final class DriverListener: Sendable {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    private struct State {
+        var claimed = false
+        var closed = false
+        var peer: Connection?
+        var waiter: CheckedContinuation<Connection?, Never>?
+        var server: (any Channel)?
+    }
+    private let state = Mutex(State())
+
+    private struct Refused: Error {}
+
+    private init() {}
+
+    /// Listens on the Unix socket at `path` (replacing a stale socket file).
+    static func bind(path: String) async throws -> DriverListener {
+        let listener = DriverListener()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture {
+                    // A failed initializer makes NIO close the child: a second peer, or one after the end.
+                    guard listener.claim() else { throw Refused() }
+                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFramer()))
+                    listener.deliver(try Connection(wrappingChannelSynchronously: child))
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        let closed = listener.state.withLock { state -> Bool in
+            state.server = server
+            return state.closed
+        }
+        if closed { server.close(promise: nil) }
+        return listener
+    }
+
+    /// The driver's connection once it is made; nil if the listener was closed first.
+    func accept() async -> Connection? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Connection?, Never>) in
+                let ready = state.withLock { state -> Connection?? in
+                    if let peer = state.peer {
+                        state.peer = nil
+                        return .some(peer)
+                    }
+                    if state.closed { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+
+    /// Stops listening. A connection made but not taken is closed; one already taken is left to its owner.
+    func close() {
+        let (waiter, peer, server) = state.withLock { state in
+            state.closed = true
+            defer { (state.waiter, state.peer) = (nil, nil) }
+            return (state.waiter, state.peer, state.server)
+        }
+        waiter?.resume(returning: nil)
+        server?.close(promise: nil)
+        if let peer { Task { try? await peer.executeThenClose { _, _ in } } }
+    }
+
+    private func claim() -> Bool {
+        state.withLock { state in
+            guard !state.claimed, !state.closed else { return false }
+            state.claimed = true
+            return true
+        }
+    }
+
+    private func deliver(_ connection: Connection) {
+        let (waiter, closedAlready) = state.withLock { state -> (CheckedContinuation<Connection?, Never>?, Bool) in
+            if state.closed { return (nil, true) }
+            guard let waiter = state.waiter else {
+                state.peer = connection
+                return (nil, false)
+            }
+            state.waiter = nil
+            return (waiter, false)
+        }
+        if let waiter { waiter.resume(returning: connection) }
+        if closedAlready { Task { try? await connection.executeThenClose { _, _ in } } }
+    }
+}
