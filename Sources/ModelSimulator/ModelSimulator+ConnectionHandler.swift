@@ -40,14 +40,13 @@ extension ModelSimulator {
                 body.writeBuffer(&chunk)
             case .end:
                 guard let requestHead = head else { return }
-                let arrived = ContinuousClock.now
                 head = nil
                 let requestBody = body
                 let (route, counters) = (self.route, self.counters)
                 let writer = ResponseWriter(context: NIOLoopBound(context, eventLoop: context.eventLoop),
                                             loop: context.eventLoop)
                 Task {
-                    let response = await ModelSimulator.respond(to: requestHead, body: requestBody, arrived: arrived, route: route,
+                    let response = await ModelSimulator.respond(to: requestHead, body: requestBody, route: route,
                                                                 counters: counters)
                     await writer.write(response, version: requestHead.version)
                 }

@@ -107,9 +107,9 @@ public final class ModelSimulator: Sendable {
         openConnections.closeAll()
     }
 
-    /// The reply to one request. A reply with a delay carries the instant it is due (`arrived` plus the delay)
-    /// and leaves the request counted in flight until the connection sends it then.
-    static func respond(to head: HTTPRequestHead, body: ByteBuffer, arrived: ContinuousClock.Instant, route: Route,
+    /// The reply to one request. A reply with a delay carries the instant it is due (the delay after the handler
+    /// answered) and leaves the request counted in flight until the connection sends it then.
+    static func respond(to head: HTTPRequestHead, body: ByteBuffer, route: Route,
                         counters: CounterBox) async -> SimulatedResponse {
         let (models, kind, handler) = (route.models, route.kind, route.handler)
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
@@ -155,7 +155,7 @@ public final class ModelSimulator: Sendable {
                                        isAnthropic: isAnthropic, stream: stream)
         let reply = await handler(request)
         var response = response(to: reply, wire: wire, isAnthropic: isAnthropic, stream: stream)
-        response.sendAt = reply.delay > .zero ? arrived + reply.delay : nil
+        response.sendAt = reply.delay > .zero ? .now + reply.delay : nil
         response.onSend = { counters.withLock { $0.inFlight -= 1 } }
         return response
     }

@@ -44,8 +44,7 @@ public struct SimulatedReply: Sendable {
     public var rawBodyIsStream = false
     /// Leave the `usage` object out of the reply, as some servers do.
     public var omitsUsage = false
-    /// Simulated latency: the reply goes out this long after the request arrived (at once if the handler took
-    /// longer).
+    /// Simulated latency before the reply is sent.
     public var delay: Duration
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: [(String, String)] = []

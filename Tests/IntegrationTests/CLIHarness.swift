@@ -113,3 +113,12 @@ extension CLI {
         }
     }
 }
+
+/// Runs blocking work (a read that waits on a child, a scan of a /proc table) on a thread of its own. One test
+/// process runs every suite on a couple of cooperative threads: one held by a slow read stalls all of them, and
+/// a test that counts on timely cancellation then fails for nothing.
+func offCooperativeThreads<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: body()) }
+    }
+}

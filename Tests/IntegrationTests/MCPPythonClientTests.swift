@@ -54,7 +54,7 @@ import SystemPackage
     }
 
     @Test func listsTheToolAnswersAboutAFileAndReportsProgress() async throws {
-        let python = try PythonClients.interpreter()
+        let python = try await PythonClients.interpreter()
         let server = try await Self.startCodeFinder()
         defer { Task { await server.shutdown() } }
         try await Self.withFolder { folder in

@@ -172,11 +172,14 @@ import SystemPackage
         process.arguments = Array(arguments.dropFirst())
         process.standardOutput = pipe
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
+        let line = await offCooperativeThreads {
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += chunk
+            }
+            return line
         }
         #expect(String(decoding: line, as: UTF8.self).hasPrefix("ready \(count + 1)"))
         return process.processIdentifier

@@ -1,4 +1,10 @@
 import Foundation
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// The Python interpreter of `.build-clients/venv`, which holds the official `openai` and `mcp` packages:
 /// clients written by others, used to check `rlm serve` and `rlm mcp`.
@@ -14,33 +20,27 @@ enum PythonClients {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Path of the interpreter that can `import openai, mcp`.
-    static func interpreter() throws -> String {
-        try cached.get()
+    /// Path of the interpreter that can `import openai, mcp`. The script runs once, whoever asks first; it is
+    /// awaited rather than waited for on a thread, so that the tests running meanwhile keep their threads (one
+    /// test process runs every suite, and a blocked cooperative thread stalls all of them).
+    static func interpreter() async throws -> String {
+        try await setUp.value.get()
     }
 
-    private static let cached: Result<String, Unavailable> = {
+    private static let setUp = Task<Result<String, Unavailable>, Never> {
         let script = repositoryRoot.appendingPathComponent("scripts/python-clients.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script]
-        // One pipe for both streams, so neither can fill up while the other is read; the path is the last line.
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
         do {
-            try process.run()
+            let result = try await Subprocess.run(.path(FilePath("/bin/bash")), arguments: [script],
+                                                  output: .string(limit: 1 << 20), error: .string(limit: 16 << 20))
+            let text = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            let path = text.split(separator: "\n").last.map(String.init) ?? ""
+            guard case .exited(0) = result.terminationStatus, FileManager.default.isExecutableFile(atPath: path) else {
+                return .failure(Unavailable(description: "the openai/mcp client environment is missing: \(text)\n"
+                                            + result.standardError))
+            }
+            return .success(path)
         } catch {
             return .failure(Unavailable(description: "cannot run \(script): \(error)"))
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        process.waitUntilExit()
-        let path = text.split(separator: "\n").last.map(String.init) ?? ""
-        let message = text
-        guard process.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: path) else {
-            return .failure(Unavailable(description: "the openai/mcp client environment is missing: \(message)"))
-        }
-        return .success(path)
-    }()
+    }
 }

@@ -14,7 +14,7 @@ import SystemPackage
     static let findRoom = replBlock("import re\nFINAL(re.search(r'room \\d+', context).group(0))")
 
     @Test func officialOpenAIClientUsesTheServer() async throws {
-        let python = try PythonClients.interpreter()
+        let python = try await PythonClients.interpreter()
         let fixture = PythonClients.repositoryRoot.appendingPathComponent("Tests/Fixtures/openai_serve_client.py").path
         let model = try await ModelSimulator.start(models: ["root"]) { _ in
             SimulatedReply(text: Self.findRoom, promptTokens: 100, completionTokens: 10)

@@ -61,7 +61,7 @@ struct SkillExampleTests {
     struct SkillProblem: Error, CustomStringConvertible { let description: String }
 
     /// A small project with sources, logs, a README and a git history: what the examples name.
-    static func makeProject() throws -> URL {
+    static func makeProject() async throws -> URL {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-skill-\(UUID().uuidString.prefix(8))")
         let files = [
             "README.md": "# Ledger service\nKeeps accounts and answers balance queries over HTTP.\n",
@@ -76,14 +76,12 @@ struct SkillExampleTests {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
-        let git = Process()
-        git.executableURL = URL(fileURLWithPath: "/bin/bash")
-        git.arguments = ["-c", "git init -q && git add -A && git -c user.email=dev@example.com -c user.name=dev commit -qm 'first version' "
-                                + "&& echo 'MAX_ATTEMPTS = 7' >> src/retry.py && git -c user.email=dev@example.com -c user.name=dev commit -qam 'retry more on errors'"]
-        git.currentDirectoryURL = root
-        try git.run()
-        git.waitUntilExit()
-        guard git.terminationStatus == 0 else { throw SkillProblem(description: "git could not make the example project's history: install git") }
+        let git = try await Subprocess.run(
+            .path(FilePath("/bin/bash")),
+            arguments: ["-c", "git init -q && git add -A && git -c user.email=dev@example.com -c user.name=dev commit -qm 'first version' "
+                              + "&& echo 'MAX_ATTEMPTS = 7' >> src/retry.py && git -c user.email=dev@example.com -c user.name=dev commit -qam 'retry more on errors'"],
+            workingDirectory: FilePath(root.path), output: .discarded, error: .discarded)
+        guard case .exited(0) = git.terminationStatus else { throw SkillProblem(description: "git could not make the example project's history: install git") }
         return root
     }
 
@@ -117,7 +115,7 @@ struct SkillExampleTests {
             return SimulatedReply(text: replBlock("FINAL('From the input: ' + note)"), promptTokens: 400, completionTokens: 12)
         }
         defer { Task { await server.shutdown() } }
-        let project = try Self.makeProject()
+        let project = try await Self.makeProject()
         defer { try? FileManager.default.removeItem(at: project) }
 
         let inherited = ProcessInfo.processInfo.environment
