@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Hummingbird
 import NIOCore
 import RLMKit
@@ -48,7 +49,9 @@ struct ChatCompletionHandler: Sendable {
         let started = ContinuousClock.now
         metrics.runStarted()
         do {
-            let resolved = try ResolvedContext.resolve(chat, filesRoot: filesRoot)
+            // Hashing a folder of files takes a while: off the cooperative threads the other requests run on.
+            let filesRoot = self.filesRoot
+            let resolved = try await NIOThreadPool.singleton.runIfActive { try ResolvedContext.resolve(chat, filesRoot: filesRoot) }
             return AdmittedRun(id: id, query: query, context: resolved, started: started, model: modelID,
                                completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
                                created: Int(Date().timeIntervalSince1970))

@@ -1,9 +1,16 @@
 import Foundation
+import NIOPosix
 
 /// Turns an ``RLMContext`` into one file the driver can load without the host holding it in memory.
 enum ContextPreparer {
     /// Directory names never loaded from a directory context: version-control and build internals.
     static let skippedDirectories: Set<String> = [".git", ".hg", ".svn", ".build", "node_modules", "__pycache__", ".venv"]
+
+    /// `prepare` on a thread of SwiftNIO's blocking-work pool: a big context takes seconds of file I/O, and on a
+    /// cooperative thread it would hold up every other run of the process (`rlm serve` runs several at once).
+    static func prepareOffThread(_ context: RLMContext, scratch: URL, fileName: String? = nil) async throws -> PreparedContext {
+        try await NIOThreadPool.singleton.runIfActive { try prepare(context, scratch: scratch, fileName: fileName) }
+    }
 
     static func prepare(_ context: RLMContext, scratch: URL, fileName: String? = nil) throws -> PreparedContext {
         switch context {

@@ -119,7 +119,7 @@ extension RLMNode {
                 case let value?: (childContext, fileName) = (.json(try JSONEncoder().encode(value)), "child-\(childID).json")
                 case nil: (childContext, fileName) = (.text(prompt), "child-\(childID).txt")
                 }
-                let prepared = try ContextPreparer.prepare(childContext, scratch: tree.scratch, fileName: fileName)
+                let prepared = try await ContextPreparer.prepareOffThread(childContext, scratch: tree.scratch, fileName: fileName)
                 defer { try? FileManager.default.removeItem(atPath: prepared.path) }
                 let child = RLMNode(tree: tree, query: prompt, depth: depth + 1, trajectoryID: childID,
                                     progress: RunProgress(), isTopLevel: false)

@@ -19,7 +19,7 @@ struct RunEnvironment: Sendable {
         do {
             async let locatedPython = PythonLocator.locate(configuration.repl.python)
             async let resolvedWindows = ModelWindows.resolve(for: configuration)
-            let prepared = try ContextPreparer.prepare(context, scratch: scratch)
+            let prepared = try await ContextPreparer.prepareOffThread(context, scratch: scratch)
             let python = try await locatedPython
             let windows = await resolvedWindows
             var fitted = configuration.repl

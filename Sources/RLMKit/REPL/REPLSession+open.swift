@@ -26,7 +26,7 @@ extension REPLSession {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let interpreter = try await PythonLocator.locate(configuration.python)
         let (sandbox, _) = try await SandboxSelector.select(configuration.sandbox, interpreter: interpreter)
-        let prepared = try ContextPreparer.prepare(context, scratch: scratch)
+        let prepared = try await ContextPreparer.prepareOffThread(context, scratch: scratch)
         return try await withSession(configuration: configuration, interpreter: interpreter, sandbox: sandbox,
                                      context: prepared, subCalls: subCalls, body: body)
     }
