@@ -10,6 +10,35 @@ import RLMTesting
             repl: REPLConfiguration(cellTimeout: .seconds(30)))
     }
 
+    @Test func codeThatConnectsToTheHostSocketAgainIsRefused() async throws {
+        // The code finds the driver's socket and connects to it ten times: each extra peer is closed by the host
+        // (it reads end-of-file), the host does not crash, and the driver's own connection carries on.
+        let root = ScriptedModel(replies: [
+            repl("""
+            import gc, socket
+            driver = [o for o in gc.get_objects() if type(o).__name__ == 'Channel' and hasattr(o, 'sock')][0]
+            path = driver.sock.getpeername()
+            answers = []
+            for _ in range(10):
+                peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                peer.settimeout(10)
+                try:
+                    peer.connect(path)
+                    peer.sendall(b'{"type": "llm_request", "id": 999, "prompts": ["x"]}\\n')
+                    answers.append(peer.recv(100))
+                except OSError as error:
+                    answers.append(type(error).__name__)
+                finally:
+                    peer.close()
+            print(answers)
+            """),
+            repl("FINAL('closed' if all(a in (b'', 'ConnectionResetError', 'BrokenPipeError') for a in answers) else repr(answers))"),
+        ])
+        let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
+        #expect(result.answer == "closed")
+        #expect(!result.trajectory.contains { $0.event == .interpreterRestarted })
+    }
+
     @Test func aStormOfInterruptsNeverKillsTheInterpreter() async throws {
         // SIGINTs every 2 ms for 4 s, landing wherever the driver is, between and around 60 short cells.
         var replies = [repl("""
