@@ -1,7 +1,7 @@
 import Foundation
-import NIOPosix
 import Hummingbird
 import NIOCore
+import NIOPosix
 import RLMKit
 
 /// `POST /v1/chat/completions`: reads the request, admits it as a run, and answers it whole or as a stream.

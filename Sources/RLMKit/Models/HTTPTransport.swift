@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Tracing
 import Synchronization
+import Tracing
 
 /// The HTTP clients all providers share. Their connection pools are sized for wide sub-call fan-out:
 /// AsyncHTTPClient's default of 8 connections per host would silently cap `llm_query_batched`.

@@ -80,7 +80,12 @@ final class DriverListener: Sendable {
         }
         waiter?.resume(returning: nil)
         server?.close(promise: nil)
-        if let peer { Task { try? await peer.executeThenClose { _, _ in } } }
+        if let peer { Self.discard(peer) }
+    }
+
+    /// Closes a connection nobody will take. Consuming it finishes its writer, which SwiftNIO insists on.
+    private static func discard(_ connection: Connection) {
+        Task { try? await connection.executeThenClose { _, _ in } }
     }
 
     private func claim() -> Bool {
@@ -102,6 +107,6 @@ final class DriverListener: Sendable {
             return (waiter, false)
         }
         if let waiter { waiter.resume(returning: connection) }
-        if closedAlready { Task { try? await connection.executeThenClose { _, _ in } } }
+        if closedAlready { Self.discard(connection) }
     }
 }
