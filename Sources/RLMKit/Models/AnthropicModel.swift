@@ -13,17 +13,22 @@ public struct AnthropicModel: LanguageModel {
     private let apiKey: String?
     /// The Messages API requires a cap on the reply's length.
     public var defaultMaxOutputTokens: Int
+    /// Longest wait for one whole reply: its head, its body, and a streamed reply to its end. A reply that
+    /// stalls midway fails when it runs out, and is retried like any timeout.
     public var requestTimeout: Duration
+    /// Longest silence between two pieces of a streamed reply before it counts as stalled (and is retried).
+    public var streamIdleTimeout: Duration
     public var retry: RetryPolicy
 
     public init(name: String, baseURL: String = AnthropicModel.publicBaseURL, apiKey: String? = nil,
                 defaultMaxOutputTokens: Int = 8_192, requestTimeout: Duration = .seconds(600),
-                retry: RetryPolicy = .standard) {
+                streamIdleTimeout: Duration = .seconds(120), retry: RetryPolicy = .standard) {
         self.name = name
         self.baseURL = Self.normalizedBaseURL(baseURL)
         self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
         self.defaultMaxOutputTokens = defaultMaxOutputTokens
         self.requestTimeout = requestTimeout
+        self.streamIdleTimeout = streamIdleTimeout
         self.retry = retry
     }
 
@@ -31,7 +36,7 @@ public struct AnthropicModel: LanguageModel {
 
     public func withModelName(_ name: String) -> any LanguageModel {
         AnthropicModel(name: name, baseURL: baseURL, apiKey: apiKey, defaultMaxOutputTokens: defaultMaxOutputTokens,
-                       requestTimeout: requestTimeout, retry: retry)
+                       requestTimeout: requestTimeout, streamIdleTimeout: streamIdleTimeout, retry: retry)
     }
 
     public static func normalizedBaseURL(_ raw: String) -> String {
@@ -92,16 +97,13 @@ public struct AnthropicModel: LanguageModel {
     }
 
     private func streamOnce(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
-        let response = try await HTTPTransport.open(try httpRequest(request, stream: true), endpoint: baseURL,
-                                                    timeout: requestTimeout, retry: retry)
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let body = await HTTPTransport.errorBody(of: response)
-            throw error(status: status, body: body)
-        }
-        if HTTPTransport.isPlainJSON(response) {
-            let whole = try decodeMessage(try await HTTPTransport.wholeBody(of: response, endpoint: baseURL,
-                                                                           timeout: requestTimeout), request: request)
+        let reply = try await HTTPTransport.open(try httpRequest(request, stream: true), endpoint: baseURL,
+                                                 timeout: requestTimeout, retry: retry)
+        guard (200..<300).contains(reply.status) else { throw error(status: reply.status, body: await reply.errorBody()) }
+        if HTTPTransport.isPlainJSON(reply.response) {
+            let body = try await reply.collect()
+            await reply.released()
+            let whole = try decodeMessage(body, request: request)
             onDelta(whole.text)
             return whole
         }
@@ -129,7 +131,7 @@ public struct AnthropicModel: LanguageModel {
         var usage = TokenUsage()
         var reportedUsage = false
         var served = name
-        for try await sse in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
+        for try await sse in reply.serverSentEvents(idleTimeout: streamIdleTimeout) {
             let data = Data(sse.data.utf8)
             guard let event = try? JSONDecoder().decode(Event.self, from: data) else {
                 if ServerErrorReply.parse(data) != nil { throw error(status: 200, body: data) }

@@ -7,14 +7,4 @@ extension HTTPTransport {
     static func isPlainJSON(_ response: HTTPClientResponse) -> Bool {
         response.headers.first(name: "Content-Type")?.lowercased().contains("application/json") == true
     }
-
-    /// The whole body of a response that was opened for streaming.
-    static func wholeBody(of response: HTTPClientResponse, endpoint: String, timeout: Duration,
-                          maxBytes: Int = 256 << 20) async throws -> Data {
-        do {
-            return Data(try await response.body.collect(upTo: maxBytes).readableBytesView)
-        } catch {
-            throw mapTransportError(error, endpoint: endpoint, timeout: timeout)
-        }
-    }
 }

@@ -37,26 +37,26 @@ enum HTTPTransport {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// Sends a request and collects the whole body, retrying as `retry` says.
+    /// Sends a request and collects the whole body, retrying as `retry` says: a reply that stalls midway or
+    /// breaks off is sent again, like one whose head never came.
     static func send(
         _ request: HTTPClientRequest, endpoint: String, timeout: Duration, retry: RetryPolicy = .standard,
         maxBodyBytes: Int = 256 << 20
     ) async throws -> (status: Int, body: Data) {
-        let response = try await open(request, endpoint: endpoint, timeout: timeout, retry: retry)
-        do {
-            let buffer = try await response.body.collect(upTo: maxBodyBytes)
-            await connectionReleased(response, url: request.url)
-            return (Int(response.status.code), Data(buffer.readableBytesView))
-        } catch {
-            throw mapTransportError(error, endpoint: endpoint, timeout: timeout)
+        try await retryingWholeReply(retry: retry) {
+            let reply = try await open(request, endpoint: endpoint, timeout: timeout, retry: retry)
+            let body = try await reply.collect(upTo: maxBodyBytes)
+            await reply.released()
+            return (reply.status, body)
         }
     }
 
-    /// Sends a request and returns the response once its head has arrived (for streaming), retrying failures
-    /// that happen before then. A non-retryable error status is returned, not thrown: the caller reads its body.
+    /// Sends a request and returns the response once its head has arrived, retrying failures that happen before
+    /// then. A non-retryable error status is returned, not thrown: the caller reads its body. The reply's body
+    /// must arrive within the same `timeout`, counted from when the request was sent (``OpenReply``).
     /// Inside `retryingStream`, the attempts count against the stream's budget.
     static func open(_ request: HTTPClientRequest, endpoint: String, timeout: Duration,
-                     retry: RetryPolicy = .standard) async throws -> HTTPClientResponse {
+                     retry: RetryPolicy = .standard) async throws -> OpenReply {
         let attempts = AttemptBudget.current ?? AttemptBudget()
         let (server, loopback) = route(of: request.url)
         let connectPatienceEnds = ContinuousClock.now + min(loopbackConnectPatience, timeout)
@@ -70,15 +70,17 @@ enum HTTPTransport {
                 sentAt = .now
                 let response = try await (loopback ? loopbackClient : client)
                     .execute(request, timeout: TimeAmount(timeout))
-                let status = Int(response.status.code)
+                let reply = OpenReply(response: response, url: request.url, endpoint: endpoint, timeout: timeout,
+                                      deadline: sentAt + timeout)
+                let status = reply.status
                 if RetryPolicy.isRetryable(status: status), attempt < retry.maxAttempts,
                    let delay = retry.delay(attempt: attempt, retryAfter: response.headers.first(name: "Retry-After")) {
-                    let body = try? await response.body.collect(upTo: 1 << 20)
+                    let body = try? await reply.collect(upTo: 1 << 20)
                     if let body {
-                        await connectionReleased(response, url: request.url)
+                        await reply.released()
                         // A prompt too long for the window fails the same way every time (older Ollama says so
                         // with a 500): give it back at once so the caller can shorten it.
-                        if let overflow = contextOverflow(status: status, body: Data(body.readableBytesView),
+                        if let overflow = contextOverflow(status: status, body: body,
                                                           request: request, endpoint: endpoint) {
                             throw overflow
                         }
@@ -87,7 +89,7 @@ enum HTTPTransport {
                     continue
                 }
                 attempts.markResponded()
-                return response
+                return reply
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -157,11 +159,6 @@ enum HTTPTransport {
         return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 
-    /// The body of an error response that was opened for streaming (at most 1 MiB; empty if unreadable).
-    static func errorBody(of response: HTTPClientResponse) async -> Data {
-        (try? await response.body.collect(upTo: 1 << 20)).map { Data($0.readableBytesView) } ?? Data()
-    }
-
     static func mapTransportError(_ error: any Error, endpoint: String, timeout: Duration) -> any Error {
         if error is CancellationError || Task.isCancelled { return CancellationError() }
         if error is ModelError { return error }
@@ -186,56 +183,6 @@ enum HTTPTransport {
             return "host name not found"
         }
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
-    }
-
-    /// The `data:` payloads of a server-sent-events body, one per event, with their `event:` names.
-    static func serverSentEvents(_ response: HTTPClientResponse, endpoint: String,
-                                 timeout: Duration) -> AsyncThrowingStream<(event: String?, data: String), any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                var pending = [UInt8]()
-                var eventName: String?
-                var dataLines: [String] = []
-                func flushEvent() {
-                    if !dataLines.isEmpty { continuation.yield((eventName, dataLines.joined(separator: "\n"))) }
-                    eventName = nil
-                    dataLines = []
-                }
-                func handle(line: String) {
-                    if line.isEmpty { flushEvent(); return }
-                    if line.hasPrefix(":") { return }
-                    let (field, value) = line.firstIndex(of: ":").map {
-                        (String(line[..<$0]), String(line[line.index(after: $0)...]).drop { $0 == " " })
-                    } ?? (line, Substring(""))
-                    switch field {
-                    case "event": eventName = String(value)
-                    case "data": dataLines.append(String(value))
-                    default: break
-                    }
-                }
-                do {
-                    for try await buffer in response.body {
-                        pending.append(contentsOf: buffer.readableBytesView)
-                        // Every complete line in the buffer, then the consumed part dropped once.
-                        var lineStart = pending.startIndex
-                        while let newline = pending[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
-                            var line = String(decoding: pending[lineStart..<newline], as: UTF8.self)
-                            if line.hasSuffix("\r") { line.removeLast() }
-                            lineStart = newline + 1
-                            handle(line: line)
-                        }
-                        pending.removeSubrange(..<lineStart)
-                    }
-                    if !pending.isEmpty { handle(line: String(decoding: pending, as: UTF8.self)) }
-                    flushEvent()
-                    continuation.finish()
-                    await connectionReleased(response, url: endpoint)
-                } catch {
-                    continuation.finish(throwing: mapTransportError(error, endpoint: endpoint, timeout: timeout))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
     }
 }
 

@@ -9,14 +9,17 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
     /// The server failed (5xx), or reported an error inside a 200 reply or a stream (`status` 200).
     case serverError(endpoint: String, status: Int, detail: String, code: String? = nil, provider: ModelProvider? = nil)
     case malformedResponse(endpoint: String, detail: String, provider: ModelProvider? = nil)
+    /// The whole reply, head and body (or stream), did not arrive within the request timeout.
     case timedOut(endpoint: String, seconds: Double, provider: ModelProvider? = nil)
+    /// A streamed reply sent nothing for `seconds` (the stream's idle limit) before it ended.
+    case streamStalled(endpoint: String, seconds: Double, provider: ModelProvider? = nil)
 
     /// The API the failing client spoke, when known.
     public var provider: ModelProvider? {
         switch self {
         case .unreachable(_, _, let provider), .unauthorized(_, _, _, let provider), .modelNotFound(_, _, _, let provider),
              .badRequest(_, _, _, _, let provider), .serverError(_, _, _, _, let provider),
-             .malformedResponse(_, _, let provider), .timedOut(_, _, let provider):
+             .malformedResponse(_, _, let provider), .timedOut(_, _, let provider), .streamStalled(_, _, let provider):
             provider
         }
     }
@@ -47,6 +50,8 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
             return .malformedResponse(endpoint: endpoint, detail: detail, provider: provider)
         case let .timedOut(endpoint, seconds, _):
             return .timedOut(endpoint: endpoint, seconds: seconds, provider: provider)
+        case let .streamStalled(endpoint, seconds, _):
+            return .streamStalled(endpoint: endpoint, seconds: seconds, provider: provider)
         }
     }
 
@@ -79,8 +84,15 @@ public enum ModelError: Error, Sendable, CustomStringConvertible {
             }
             return "the model server at \(endpoint)\(api) sent a reply that is not \(provider.replyName) (\(detail)). Check --base-url and --provider: \(urlHint)."
         case let .timedOut(endpoint, seconds, _):
-            return "the model server at \(endpoint)\(api) did not answer within \(Int(seconds)) s. The model may be overloaded; try again or raise --request-timeout."
+            return "the model server at \(endpoint)\(api) did not send its whole reply within \(Self.seconds(seconds)) (the request timeout; a reply that stops midway counts too). The model may be overloaded or the server stalled; try again, or raise --request-timeout for replies that take longer."
+        case let .streamStalled(endpoint, seconds, _):
+            return "the model server at \(endpoint)\(api) sent nothing for \(Self.seconds(seconds)) in the middle of a streamed reply (the stream's idle limit). The server may have stalled; try again, or raise --stream-idle-timeout for a model that pauses longer."
         }
+    }
+
+    /// "5 s", "0.5 s".
+    private static func seconds(_ value: Double) -> String {
+        value >= 1 && value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
     /// "HTTP 400, context_length_exceeded", or where a 200 reply carried the error.

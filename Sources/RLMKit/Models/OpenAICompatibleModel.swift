@@ -11,24 +11,30 @@ public struct OpenAICompatibleModel: LanguageModel {
     /// Base URL of the API, ending before `/chat/completions` (usually in `/v1`).
     public let baseURL: String
     private let apiKey: String?
-    /// Longest wait for one reply.
+    /// Longest wait for one whole reply: its head, its body, and a streamed reply to its end. A reply that
+    /// stalls midway fails when it runs out, and is retried like any timeout.
     public var requestTimeout: Duration
+    /// Longest silence between two pieces of a streamed reply before it counts as stalled (and is retried).
+    public var streamIdleTimeout: Duration
     /// Retries on rate limits, overload, server faults, timeouts and refused connections.
     public var retry: RetryPolicy
 
     public init(name: String, baseURL: String = OpenAICompatibleModel.publicBaseURL, apiKey: String? = nil,
-                requestTimeout: Duration = .seconds(600), retry: RetryPolicy = .standard) {
+                requestTimeout: Duration = .seconds(600), streamIdleTimeout: Duration = .seconds(120),
+                retry: RetryPolicy = .standard) {
         self.name = name
         self.baseURL = Self.normalizedBaseURL(baseURL)
         self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
         self.requestTimeout = requestTimeout
+        self.streamIdleTimeout = streamIdleTimeout
         self.retry = retry
     }
 
     public var endpointDescription: String { baseURL }
 
     public func withModelName(_ name: String) -> any LanguageModel {
-        OpenAICompatibleModel(name: name, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
+        OpenAICompatibleModel(name: name, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout,
+                              streamIdleTimeout: streamIdleTimeout, retry: retry)
     }
 
     /// Accepts `http://host:port` as well as `http://host:port/v1`: a bare host gets `/v1`.
@@ -67,15 +73,14 @@ public struct OpenAICompatibleModel: LanguageModel {
     }
 
     private func streamOnce(_ request: ModelRequest, onDelta: @escaping @Sendable (String) -> Void) async throws -> ModelResponse {
-        let response = try await HTTPTransport.open(httpRequest(request, stream: true), endpoint: baseURL,
-                                                    timeout: requestTimeout, retry: retry)
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let body = await HTTPTransport.errorBody(of: response)
-            throw Self.error(status: status, body: body, model: name, endpoint: baseURL, apiKey: apiKey)
+        let reply = try await HTTPTransport.open(httpRequest(request, stream: true), endpoint: baseURL,
+                                                 timeout: requestTimeout, retry: retry)
+        guard (200..<300).contains(reply.status) else {
+            throw Self.error(status: reply.status, body: await reply.errorBody(), model: name, endpoint: baseURL, apiKey: apiKey)
         }
-        if HTTPTransport.isPlainJSON(response) {
-            let body = try await HTTPTransport.wholeBody(of: response, endpoint: baseURL, timeout: requestTimeout)
+        if HTTPTransport.isPlainJSON(reply.response) {
+            let body = try await reply.collect()
+            await reply.released()
             let whole = try Self.decodeCompletion(body, request: request, model: name, endpoint: baseURL, apiKey: apiKey)
             onDelta(whole.text)
             return whole
@@ -98,7 +103,7 @@ public struct OpenAICompatibleModel: LanguageModel {
         var finish: String?
         var usage: TokenUsage?
         var served = name
-        for try await event in HTTPTransport.serverSentEvents(response, endpoint: baseURL, timeout: requestTimeout) {
+        for try await event in reply.serverSentEvents(idleTimeout: streamIdleTimeout) {
             if event.data == "[DONE]" { break }
             let data = Data(event.data.utf8)
             if event.data.contains("\"error\""), ServerErrorReply.parse(data) != nil {

@@ -136,7 +136,7 @@ public struct ReplicatedModel: LanguageModel {
     static func isReplicaFault(_ error: any Error) -> Bool {
         guard let error = error as? ModelError else { return false }
         switch error {
-        case .unreachable, .timedOut, .malformedResponse: return true
+        case .unreachable, .timedOut, .streamStalled, .malformedResponse: return true
         case .serverError: return !error.isContextOverflow
         case .unauthorized, .modelNotFound, .badRequest: return false
         }

@@ -30,7 +30,7 @@ final class DeliveryFlag: Sendable {
 
 extension HTTPTransport {
     /// Runs one streamed request, `attempt`, and runs it again when it fails before any text reached the
-    /// caller: a connection dropped or timed out while the body was being read. The retry policy is the one of
+    /// caller: a connection dropped, timed out or stalled while the body was being read. The retry policy is the one of
     /// plain requests, with the attempts made by `open` inside counted too. Once `onDelta` has been called the
     /// failure is final, since the caller has already shown or used the deltas.
     static func retryingStream<T: Sendable>(
@@ -57,10 +57,17 @@ extension HTTPTransport {
         }
     }
 
-    /// A failure of the connection itself (dropped, reset, timed out), as opposed to an answer from the server.
+    /// Runs one request for a whole reply, and runs it again when its body broke off or stalled (the retry
+    /// policy of plain requests, the attempts made by `open` inside counted too).
+    static func retryingWholeReply<T: Sendable>(retry: RetryPolicy, _ attempt: () async throws -> T) async throws -> T {
+        try await retryingStream(retry: retry, onDelta: { _ in }) { _ in try await attempt() }
+    }
+
+    /// A failure of the connection itself (dropped, reset, timed out, stalled), as opposed to an answer from
+    /// the server.
     static func isBrokenTransfer(_ error: any Error) -> Bool {
         switch error {
-        case ModelError.unreachable, ModelError.timedOut: true
+        case ModelError.unreachable, ModelError.timedOut, ModelError.streamStalled: true
         default: false
         }
     }
