@@ -58,7 +58,8 @@ extension ModelSimulator {
         }
     }
 
-    /// Writes one response on its connection's event loop: whole, or event by event with pauses, or broken off.
+    /// Writes one response on its connection's event loop: whole, or event by event with pauses, broken off or
+    /// stalled.
     struct ResponseWriter: Sendable {
         let context: NIOLoopBound<ChannelHandlerContext>
         let loop: any EventLoop
@@ -66,7 +67,7 @@ extension ModelSimulator {
         func write(_ response: SimulatedResponse, version: HTTPVersion) async {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: response.isStream ? "text/event-stream" : "application/json")
-            if response.isWholeBody {
+            if response.announcesLength {
                 headers.add(name: "Content-Length", value: String(response.events.joined().utf8.count))
             }
             for (name, value) in response.headers { headers.add(name: name, value: value) }
@@ -93,6 +94,8 @@ extension ModelSimulator {
                     onLoop { $0.close(promise: nil) }
                     return
                 }
+                // Stalled: what was sent stays sent, and the connection stays open until the client closes it.
+                if index == response.stallsAfter { return }
                 if index > 0, response.pause > .zero { try? await Task.sleep(for: response.pause) }
                 onLoop { $0.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: event)))), promise: nil) }
             }

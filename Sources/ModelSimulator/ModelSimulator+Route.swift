@@ -37,6 +37,8 @@ struct SimulatedResponse: Sendable {
     var pause: Duration = .zero
     /// Close the connection after this many events, without ending the response.
     var breaksAfter: Int?
+    /// Send this many events, then nothing more, leaving the connection open (a stalled server).
+    var stallsAfter: Int?
     /// When the reply is due (a simulated latency), or nil to send it at once.
     var sendAt: ContinuousClock.Instant?
     /// Called as the reply starts going out.
@@ -59,9 +61,16 @@ struct SimulatedResponse: Sendable {
         if let rawEvents = reply.rawEvents { paced.events = rawEvents.map { $0 + "\n\n" } }
         paced.pause = reply.eventPause
         paced.breaksAfter = reply.breaksAfterEvents
+        paced.stallsAfter = reply.stallsAfterEvents
+        if reply.stallsAfterEvents != nil, !isStream, let body = paced.events.first, paced.events.count == 1 {
+            let middle = body.index(body.startIndex, offsetBy: body.count / 2)
+            paced.events = [String(body[..<middle]), String(body[middle...])]
+        }
         return paced
     }
 
-    /// Written in one piece with a `Content-Length`, unless paced or broken off.
-    var isWholeBody: Bool { pause == .zero && breaksAfter == nil }
+    /// Written in one piece with a `Content-Length`, unless paced, broken off or stalled.
+    var isWholeBody: Bool { pause == .zero && breaksAfter == nil && stallsAfter == nil }
+    /// A stalled plain body still announces its whole length, as a server that stops mid-write does.
+    var announcesLength: Bool { isWholeBody || (stallsAfter != nil && !isStream && breaksAfter == nil) }
 }

@@ -237,8 +237,12 @@ public final class ModelSimulator: Sendable {
         return result
     }
 
+    /// An OpenAI stream: an opening chunk with the role and no text (as OpenAI, vLLM and llama.cpp send), the
+    /// text in pieces, the finish reason, then usage.
     private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> [String] {
-        var events = pieces(of: reply.text).map { piece in
+        var events = [json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
+                            "choices": [["index": 0, "delta": ["role": "assistant", "content": ""]]]])]
+        events += pieces(of: reply.text).map { piece in
             json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
                   "choices": [["index": 0, "delta": ["content": piece]]]])
         }

@@ -53,6 +53,9 @@ public struct SimulatedReply: Sendable {
     /// Close the connection after this many events (body pieces) without ending the response: a stream that
     /// breaks midway; 0 hangs up without any reply.
     public var breaksAfterEvents: Int?
+    /// Send the head and this many body pieces, then nothing more while the connection stays open: a server
+    /// that stalls mid-reply. A whole (not streamed) body is sent as two halves, so 1 sends half of it.
+    public var stallsAfterEvents: Int?
     /// The events of a ``rawStream(_:)``, so they can be paced one by one.
     var rawEvents: [String]?
 
@@ -108,6 +111,15 @@ public struct SimulatedReply: Sendable {
     public func breakingOff(afterEvents count: Int) -> SimulatedReply {
         var reply = self
         reply.breaksAfterEvents = max(0, count)
+        return reply
+    }
+
+    /// This reply stalled after its head and `count` body pieces: the connection stays open and silent until the
+    /// client gives up. With the default of 1, no text has reached the client yet: a whole body stops halfway,
+    /// an OpenAI stream after its opening role chunk, an Anthropic stream after `message_start`.
+    public func stalling(afterEvents count: Int = 1) -> SimulatedReply {
+        var reply = self
+        reply.stallsAfterEvents = max(0, count)
         return reply
     }
 
