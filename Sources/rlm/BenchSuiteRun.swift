@@ -54,8 +54,8 @@ struct BenchSuiteRun {
         } else {
             let (resolvedRoot, resolvedSub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
             for notice in notices where !options.quiet { FileHandle.standardError.write(Data("rlm: \(notice)\n".utf8)) }
-            root = resolvedRoot.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy)
-            sub = resolvedSub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy)
+            root = resolvedRoot.makeModel(models)
+            sub = resolvedSub?.makeModel(models)
         }
         let resolved = limits.resolved(config: config)
         let rlm = RLM(rootModel: root, subModel: sub, limits: resolved.limits,

@@ -26,14 +26,14 @@ extension EndpointResolver {
 extension ResolvedEndpoint {
     /// One client per replica behind a ``ReplicatedModel``. A refused connection is not retried on the same
     /// replica: the balancer sends the request to another one at once and takes the refusing one out of rotation.
-    func makeReplicatedModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
+    func makeReplicatedModel(requestTimeout: Duration, streamIdleTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
         var replicaRetry = retry
         replicaRetry.maxConnectionAttempts = 1
         let replicas: [any LanguageModel] = replicaBaseURLs.map { url in
             var single = self
             single.baseURL = url
             single.replicaBaseURLs = []
-            return single.makeModel(requestTimeout: requestTimeout, retry: replicaRetry)
+            return single.makeModel(requestTimeout: requestTimeout, streamIdleTimeout: streamIdleTimeout, retry: replicaRetry)
         }
         return ReplicatedModel(replicas: replicas, maxConcurrencyPerReplica: replicaConcurrency)
     }

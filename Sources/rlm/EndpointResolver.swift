@@ -70,13 +70,23 @@ struct ResolvedEndpoint {
         throw CLIFailure.configuration("\(provider.displayName) at \(baseURL) needs an API key, and none is set. Export \(provider.keyVariable)=… (or RLM_API_KEY, or name your own variable with --api-key-env). For a local server, set --base-url / RLM_BASE_URL instead.")
     }
 
-    func makeModel(requestTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
-        if replicaBaseURLs.count > 1 { return makeReplicatedModel(requestTimeout: requestTimeout, retry: retry) }
+    /// The client for this endpoint, with the timeouts and retries of `options`.
+    func makeModel(_ options: ModelOptions) -> any LanguageModel {
+        makeModel(requestTimeout: options.requestDuration, streamIdleTimeout: options.streamIdleDuration,
+                  retry: options.retryPolicy)
+    }
+
+    func makeModel(requestTimeout: Duration, streamIdleTimeout: Duration, retry: RetryPolicy) -> any LanguageModel {
+        if replicaBaseURLs.count > 1 {
+            return makeReplicatedModel(requestTimeout: requestTimeout, streamIdleTimeout: streamIdleTimeout, retry: retry)
+        }
         switch provider {
         case .anthropic:
-            return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
+            return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout,
+                                  streamIdleTimeout: streamIdleTimeout, retry: retry)
         case .openAICompatible:
-            return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout, retry: retry)
+            return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout,
+                                         streamIdleTimeout: streamIdleTimeout, retry: retry)
         }
     }
 }

@@ -28,8 +28,10 @@ struct ModelOptions: ParsableArguments {
     var subWindow: Int?
     @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: known models' windows, else 32K).")
     var modelWindow: Int?
-    @Option(help: "Seconds one model request may take before it is retried.")
+    @Option(help: "Seconds one model request may take, its whole reply included (a streamed one to its end), before it is retried. A server that stalls midway is retried when it runs out.")
     var requestTimeout: Double = 600
+    @Option(help: "Seconds a streamed reply may send nothing before it counts as stalled and is retried.")
+    var streamIdleTimeout: Double = 120
     @Option(help: "Attempts per model request on rate limits, server errors and timeouts.")
     var maxRetries = 5
     @Option(help: "Sub-calls in flight at once on each sub-model replica listed in --sub-base-url (default: no limit beyond --max-concurrency). [rlm.toml: sub_replica_concurrency]")
@@ -38,6 +40,8 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         guard requestTimeout.isFinite, requestTimeout > 0 else { throw ValidationError("--request-timeout must be more than 0 seconds.") }
         guard requestTimeout <= Limit.maxSeconds else { throw ValidationError("--request-timeout must be at most \(Int(Limit.maxSeconds)) seconds.") }
+        guard streamIdleTimeout.isFinite, streamIdleTimeout > 0 else { throw ValidationError("--stream-idle-timeout must be more than 0 seconds.") }
+        guard streamIdleTimeout <= Limit.maxSeconds else { throw ValidationError("--stream-idle-timeout must be at most \(Int(Limit.maxSeconds)) seconds.") }
         guard maxRetries >= 1 else { throw ValidationError("--max-retries must be at least 1 (one attempt).") }
         if let subReplicaConcurrency, subReplicaConcurrency < 1 { throw ValidationError("--sub-replica-concurrency must be at least 1.") }
         if let modelWindow, modelWindow < 1_024 { throw ValidationError("--model-window must be at least 1024 tokens.") }
@@ -67,4 +71,5 @@ struct ModelOptions: ParsableArguments {
 
     var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: maxRetries) }
     var requestDuration: Duration { .milliseconds(Int64(requestTimeout * 1000)) }
+    var streamIdleDuration: Duration { .milliseconds(Int64(streamIdleTimeout * 1000)) }
 }

@@ -50,8 +50,8 @@ struct RLMSetup {
         let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
         let resolved = limits.resolved(config: config)
         let rlm = RLM(
-            rootModel: root.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
-            subModel: sub?.makeModel(requestTimeout: models.requestDuration, retry: models.retryPolicy),
+            rootModel: root.makeModel(models),
+            subModel: sub?.makeModel(models),
             limits: resolved.limits,
             repl: REPLConfiguration(python: repl.python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
                                     maxOutputChars: repl.maxOutputChars, sandbox: repl.sandbox,
