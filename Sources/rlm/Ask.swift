@@ -107,7 +107,7 @@ struct Ask: AsyncParsableCommand {
             let failure = CLIFailure(message: "interrupted twice: quit at once, without the partial answer.", exitCode: 130)
             let report = RunReport(error: failure, logURL: quitLogURL, wallSeconds: (ContinuousClock.now - started).seconds)
             guard gate.claim(exitCode: 130) else { return false }
-            if json { print(report.jsonText()) }
+            if json { Terminal.output(report.jsonText()) }
             return true
         })
         defer { interrupts.stop() }
@@ -131,7 +131,7 @@ struct Ask: AsyncParsableCommand {
         do {
             let server = try await LiveViewServer.start(logPath: logPath)
             let opened = BrowserOpener.open(server.url)
-            FileHandle.standardError.write(Data("rlm: live view at \(server.url) (loopback only\(opened ? "; opened in your browser" : ""))\n".utf8))
+            Terminal.error("rlm: live view at \(server.url) (loopback only\(opened ? "; opened in your browser" : ""))")
             return server
         } catch {
             throw CLIFailure.run("\(error). Run without --view, or follow the log later with `rlm view --live \(logPath)`.")

@@ -54,7 +54,7 @@ struct Chat: AsyncParsableCommand {
             throw exit
         } catch {
             let failure = RunReport.failure(for: error, logURL: nil)
-            FileHandle.standardError.write(Data("rlm: \(failure.message)\n".utf8))
+            Terminal.error("rlm: \(failure.message)")
             throw ExitCode(failure.exitCode)
         }
     }
@@ -83,7 +83,7 @@ struct Chat: AsyncParsableCommand {
         var asked = 0
         var lines = StandardInputLines.stream().makeAsyncIterator()
         while true {
-            if interactive { FileHandle.standardError.write(Data("> ".utf8)) }
+            if interactive { Terminal.writeError("> ") }
             guard let line = await lines.next() else { break }
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
@@ -115,7 +115,7 @@ struct Chat: AsyncParsableCommand {
             fflush(nil)  // each answer reaches a pipe as soon as it is known
             if await session.isClosed {
                 interrupted = true
-                FileHandle.standardError.write(Data("rlm: the question was cancelled, which ends the session (its REPL was stopped). Start rlm chat again to go on.\n".utf8))
+                Terminal.error("rlm: the question was cancelled, which ends the session (its REPL was stopped). Start rlm chat again to go on.")
                 break
             }
         }
@@ -125,14 +125,14 @@ struct Chat: AsyncParsableCommand {
 
     private func save(_ session: RLMSession, to path: String, progress: Progress) async {
         guard !path.isEmpty else {
-            FileHandle.standardError.write(Data("rlm: /save needs a directory: /save DIR\n".utf8))
+            Terminal.error("rlm: /save needs a directory: /save DIR")
             return
         }
         do {
             let report = try await session.save(to: URL(fileURLWithPath: path))
-            FileHandle.standardError.write(Data("rlm: \(report.summary)\n".utf8))
+            Terminal.error("rlm: \(report.summary)")
         } catch {
-            FileHandle.standardError.write(Data("rlm: \(error)\n".utf8))
+            Terminal.error("rlm: \(error)")
         }
     }
 }

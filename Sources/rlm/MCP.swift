@@ -87,8 +87,8 @@ struct MCPCommand: AsyncParsableCommand {
         directory.appendingPathComponent(URL(fileURLWithPath: Ask.defaultLogPath(environment: [:])).lastPathComponent)
     }
 
-    /// One line on stderr: stdout carries only the protocol.
+    /// One line on stderr (stdout carries only the protocol), control characters made inert.
     @Sendable static func log(_ line: String) {
-        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
+        Terminal.error(line)
     }
 }

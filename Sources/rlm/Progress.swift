@@ -7,6 +7,7 @@ import Synchronization
 /// On a terminal: one line per turn and a status line kept at the bottom (sub-calls done and in flight, tokens,
 /// cost, elapsed time). `--verbose` adds each code block and its output, and each sub-call, as they happen, on a
 /// terminal or not; `--quiet` leaves only what must never be silent (isolation warnings, notes about the input).
+/// Everything is written through ``Terminal``, so what a reply, code or its output holds is shown, never obeyed.
 final class Progress: Sendable {
     /// Lines about turns, code and answers are written.
     let enabled: Bool
@@ -69,14 +70,14 @@ final class Progress: Sendable {
         case .modelDelta:
             state.withLock { $0.midReply = true }
             clearStatus()
-            if let text = event.text { FileHandle.standardError.write(Data(text.utf8)) }
+            if let text = event.text { Terminal.writeError(text) }
             return
         case .modelResponse:
             let echoed = state.withLock { tally in
                 defer { tally.midReply = false }
                 return tally.midReply
             }
-            if echoed { FileHandle.standardError.write(Data("\n".utf8)) } else if verbose, let text = event.text {
+            if echoed { Terminal.writeError("\n") } else if verbose, let text = event.text {
                 write("       reply\(Self.origin(of: event)):\n" + Self.indented(text))
             }
         case .historyCompacted:
@@ -104,7 +105,7 @@ final class Progress: Sendable {
         ticker.withLock { $0?.cancel(); $0 = nil }
         guard statusLine else { return }
         clearStatus()
-        FileHandle.standardError.write(Data("rlm: \(statusText())\n".utf8))
+        Terminal.error("rlm: \(statusText())")
     }
 
     /// "turn 3 · sub-calls 120 done, 16 in flight · 45.2k tokens · $0.0123 · 12.3 s"
@@ -120,12 +121,12 @@ final class Progress: Sendable {
 
     private func drawStatus() {
         guard statusLine, !state.withLock({ $0.midReply }) else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\u{1B}[2m\(statusText())\u{1B}[0m".utf8))
+        Terminal.writeControl("\r\u{1B}[K\u{1B}[2m\(TerminalText.inert(statusText()))\u{1B}[0m")
     }
 
     private func clearStatus() {
         guard statusLine else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Terminal.writeControl("\r\u{1B}[K")
     }
 
     /// "root model window: 4,096 tokens (llama.cpp GET /props n_ctx); sub model: the same" and the like.
@@ -140,6 +141,6 @@ final class Progress: Sendable {
 
     private func write(_ line: String) {
         clearStatus()
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        Terminal.error(line)
     }
 }

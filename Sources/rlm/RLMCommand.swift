@@ -27,7 +27,7 @@ struct RLMCommand: AsyncParsableCommand {
             if wantsJSON(arguments) {
                 RunReport(error: failure, logURL: nil, wallSeconds: 0).emit(json: true)
             } else {
-                FileHandle.standardError.write(Data("rlm: \(failure.message)\n".utf8))
+                Terminal.error("rlm: \(failure.message)")
             }
             Foundation.exit(failure.exitCode)
         } catch let exit as ExitCode {
@@ -41,9 +41,9 @@ struct RLMCommand: AsyncParsableCommand {
             }
             if wantsJSON(arguments) {
                 let usage = CLIFailure.configuration(Self.message(for: error))
-                print(RunReport(error: usage, logURL: nil, wallSeconds: 0).jsonText())
+                Terminal.output(RunReport(error: usage, logURL: nil, wallSeconds: 0).jsonText())
             }
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
+            Terminal.error(message)
             Foundation.exit(2)
         }
     }

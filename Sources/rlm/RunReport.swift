@@ -72,15 +72,15 @@ struct RunReport {
         return answer.isEmpty && status != .answered ? nil : answer
     }
 
-    /// Prints the outcome: JSON or the answer on stdout, the message on stderr.
+    /// Prints the outcome: JSON or the answer on stdout, the message on stderr (see ``Terminal``).
     func emit(json: Bool) {
         if json {
-            print(jsonText())
+            Terminal.output(jsonText())
         } else if let answer {
-            print(answer)
+            Terminal.output(answer)
         }
         if let error {
-            FileHandle.standardError.write(Data("rlm: \(error)\n".utf8))
+            Terminal.error("rlm: \(error)")
         }
     }
 

@@ -116,7 +116,7 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// One line on stderr, prefixed with the command.
+/// One line on stderr, prefixed with the command, control characters made inert.
 private func say(_ text: String) {
-    FileHandle.standardError.write(Data("rlm serve: \(text)\n".utf8))
+    Terminal.error("rlm serve: \(text)")
 }
