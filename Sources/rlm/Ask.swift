@@ -38,7 +38,7 @@ struct Ask: AsyncParsableCommand {
 
     @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
     var stream = false
-    @Option(help: "Where to write the JSON-lines trajectory (default: ~/.cache/rlm/runs/).")
+    @Option(help: "Where to write the JSON-lines trajectory (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs; created private, 0700).")
     var log: String?
     @Flag(help: "Write no trajectory log.")
     var noLog = false
@@ -138,9 +138,12 @@ struct Ask: AsyncParsableCommand {
         }
     }
 
+    /// A new file in the default log folder: `$XDG_CACHE_HOME/rlm/runs`, else `$HOME/.cache/rlm/runs` (else the
+    /// account's home). An empty or relative `XDG_CACHE_HOME` is ignored, as the XDG spec says.
     static func defaultLogPath(environment: [String: String]) -> String {
-        let cache = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nil }
+            ?? URL(fileURLWithPath: home).appendingPathComponent(".cache")
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let name = "\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(6).lowercased()).jsonl"

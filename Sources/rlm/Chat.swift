@@ -33,7 +33,7 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
 
-    @Option(help: "Trajectory log of the first question; later ones go beside it as NAME-qN.jsonl (default: ~/.cache/rlm/runs/).")
+    @Option(help: "Trajectory log of the first question; later ones go beside it as NAME-qN.jsonl (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs; created private, 0700).")
     var log: String?
     @Flag(help: "Write no trajectory log.")
     var noLog = false

@@ -32,7 +32,7 @@ struct MCPCommand: AsyncParsableCommand {
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
 
-    @Option(help: ArgumentHelp("Folder for the JSON-lines trajectory of each call (default: ~/.cache/rlm/runs/).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder for the JSON-lines trajectory of each call (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs).", valueName: "dir"))
     var logDir: String?
     @Flag(help: "Write no trajectory logs.")
     var noLog = false

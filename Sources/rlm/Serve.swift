@@ -45,7 +45,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
 
-    @Option(help: "Folder for the JSON-lines trajectory of each run (default: ~/.cache/rlm/runs/).")
+    @Option(help: "Folder for the JSON-lines trajectory of each run (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs; created private, 0700).")
     var logDir: String?
     @Flag(help: "Write no trajectory logs.")
     var noLog = false

@@ -78,12 +78,13 @@ public actor TrajectoryLog {
     private let handle: FileHandle
     private let encoder: JSONEncoder
 
+    /// Creates the log 0600 (its new folders 0700): it holds the question, the code and what the code printed.
     public init(url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: url.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: url.path) else {
-            throw ContextError(message: "cannot write the trajectory log at \(url.path). Choose another path with --log.")
+        let handle: FileHandle
+        do {
+            handle = try PrivateFiles.createFile(url)
+        } catch {
+            throw ContextError(message: "\(error) Choose another path with --log (or --log-dir).")
         }
         self.url = url
         self.handle = handle
