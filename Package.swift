@@ -76,6 +76,8 @@ let package = Package(
                 "RLMBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Blocking reads of stdin and pipes given to --context run on its thread pool.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 "RLMViewer",
             ]
         ),

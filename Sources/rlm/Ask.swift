@@ -75,7 +75,7 @@ struct Ask: AsyncParsableCommand {
     /// `gate` lets only one report reach stdout should a second Ctrl-C race the run's own ending.
     func answer(logURL: inout URL?, started: ContinuousClock.Instant, gate: ReportGate) async throws -> RLMResult {
         let environment = ProcessInfo.processInfo.environment
-        let input = try ContextArgument.load(context)
+        let input = try await ContextArgument.load(context)
         defer { input.cleanUp() }
         let systemPromptText = try repl.systemPromptText()
 

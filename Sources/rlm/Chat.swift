@@ -61,7 +61,7 @@ struct Chat: AsyncParsableCommand {
 
     private func chat() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let input = try ContextArgument.load(context)
+        let input = try await ContextArgument.load(context)
         defer { input.cleanUp() }
         let config = try ConfigSources.load(environment: environment)
         let interactive = isatty(STDIN_FILENO) == 1

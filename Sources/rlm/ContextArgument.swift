@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import RLMKit
 #if canImport(Glibc)
 import Glibc
@@ -7,19 +8,21 @@ import Glibc
 /// The `--context` argument turned into an ``RLMContext``.
 struct ContextArgument {
     var context: RLMContext
-    /// A file this process made (stdin's copy), removed after the run.
+    /// A file this process made (the copy of stdin or of a pipe), removed after the run.
     var temporaryFile: URL?
 
     func cleanUp() {
         if let temporaryFile { try? FileManager.default.removeItem(at: temporaryFile) }
     }
 
-    static func load(_ argument: String) throws -> ContextArgument {
-        if argument == "-" { return try readStandardInput() }
+    static func load(_ argument: String) async throws -> ContextArgument {
+        if argument == "-" { return try await readStandardInput() }
         let url = URL(fileURLWithPath: argument)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            return ContextArgument(context: isDirectory.boolValue ? .directory(url) : .file(url))
+            if isDirectory.boolValue { return ContextArgument(context: .directory(url)) }
+            if isStream(argument) { return try await copyOnce(argument) }
+            return ContextArgument(context: .file(url))
         }
         if argument.contains(where: { "*?[".contains($0) }) {
             return ContextArgument(context: try expandGlob(argument))
@@ -28,21 +31,57 @@ struct ContextArgument {
     }
 
     /// Copies stdin to a private temporary file, so the REPL loads it like any other file.
-    static func readStandardInput() throws -> ContextArgument {
+    static func readStandardInput() async throws -> ContextArgument {
         if isatty(STDIN_FILENO) == 1 {
             throw CLIFailure.configuration("--context - reads the input from stdin, but stdin is a terminal. Pipe the input in (… | rlm ask QUESTION --context -) or pass a path.")
         }
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-stdin-\(UUID().uuidString.prefix(8)).txt")
-        guard FileManager.default.createFile(atPath: url.path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let output = FileHandle(forWritingAtPath: url.path) else {
-            throw CLIFailure.run("cannot create a temporary file for stdin in \(url.deletingLastPathComponent().path).")
+        return try await copyOnce(nil)
+    }
+
+    /// True for a path that can be read only once, and only by this process: a FIFO, a character device or a
+    /// socket, or a descriptor of this process (`/dev/fd/N`, as `<(command)` gives, `/dev/stdin`, `/proc/self/fd/N`).
+    /// The REPL (in its sandbox) could not open it again, so the host reads it once, like `-`.
+    static func isStream(_ path: String) -> Bool {
+        let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
+        if ["/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/", "/proc/\(getpid())/fd/"].contains(where: standardized.hasPrefix)
+            || standardized == "/dev/stdin" {
+            return true
         }
-        defer { try? output.close() }
-        let input = FileHandle.standardInput
-        while true {
-            let chunk = input.readData(ofLength: 1 << 20)
-            if chunk.isEmpty { break }
-            try output.write(contentsOf: chunk)
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        let type = info.st_mode & S_IFMT
+        return type != S_IFREG && type != S_IFDIR
+    }
+
+    /// Reads stdin (`path` nil) or a pipe to its end into a private (0600) temporary file, on NIO's thread pool
+    /// since the read blocks until the writer is done.
+    static func copyOnce(_ path: String?) async throws -> ContextArgument {
+        let name = path == nil ? "stdin" : "pipe"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-\(name)-\(UUID().uuidString.prefix(8)).txt")
+        do {
+            try await NIOThreadPool.singleton.runIfActive {
+                let output = try PrivateFiles.createFile(url)
+                defer { try? output.close() }
+                var input = FileHandle.standardInput
+                if let path {
+                    guard let opened = FileHandle(forReadingAtPath: path) else {
+                        throw CLIFailure.configuration("cannot open \(path) for reading. Check the path given to --context.")
+                    }
+                    guard isatty(opened.fileDescriptor) == 0 else {
+                        throw CLIFailure.configuration("\(path) is a terminal. Pass a file, a pipe or a directory to --context.")
+                    }
+                    input = opened
+                }
+                while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try output.write(contentsOf: chunk)
+                }
+            }
+        } catch let failure as CLIFailure {
+            try? FileManager.default.removeItem(at: url)
+            throw failure
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw CLIFailure.run("cannot copy \(path ?? "stdin") into \(url.path): \(error)")
         }
         return ContextArgument(context: .file(url), temporaryFile: url)
     }
