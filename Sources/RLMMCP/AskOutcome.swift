@@ -56,6 +56,7 @@ enum AskOutcome {
             "cost_usd": result.costUSD.map(Value.double) ?? .null,
             "wall_seconds": .double(result.wallSeconds),
             "log_path": result.logPath.map(Value.string) ?? .null,
+            "sandbox": result.sandbox.map { .string($0.rawValue) } ?? .null,
             "notes": .array(notes.map(Value.string)),
         ]
         if let rlm { fields["limits"] = limits(rlm) }

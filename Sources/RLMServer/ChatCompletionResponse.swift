@@ -29,6 +29,8 @@ struct RunSummary: Encodable, Sendable {
     /// Seconds spent loading the context into a REPL for this request; 0 when a loaded one was reused.
     var contextLoadSeconds: Double
     var contextCached: Bool
+    /// The level the run's code ran at: `strict` unless the server was started with `--sandbox basic` or `none`.
+    var sandbox: String?
 
     init(_ result: RLMResult, loadSeconds: Double, cached: Bool) {
         status = result.status.rawValue
@@ -39,12 +41,14 @@ struct RunSummary: Encodable, Sendable {
         wallSeconds = result.wallSeconds
         contextLoadSeconds = loadSeconds
         contextCached = cached
+        sandbox = result.sandbox?.rawValue
     }
 
     enum CodingKeys: String, CodingKey {
         case status, iterations
         case stopReason = "stop_reason", subCalls = "sub_calls", costUSD = "cost_usd", wallSeconds = "wall_seconds"
         case contextLoadSeconds = "context_load_seconds", contextCached = "context_cached"
+        case sandbox
     }
 }
 

@@ -50,15 +50,21 @@ struct MCPCommand: AsyncParsableCommand {
         } catch let failure as ToolFailure {
             throw CLIFailure.configuration(failure.description)
         }
-        let engine = try await engineFactory()
+        // Before serving: every call's code runs at this level, strict unless --sandbox says otherwise.
+        let sandbox = try await repl.serverSandbox(command: "rlm mcp", environment: ProcessInfo.processInfo.environment)
+        for warning in sandbox.warnings { Self.log("rlm mcp: \(warning)") }
+        let engine = try await engineFactory(sandbox: sandbox.level)
         let server = RLMMCPServer(configuration: .init(confinement: confinement, makeRLM: engine, log: Self.log))
+        Self.log("rlm mcp: serving rlm_ask on stdio; the model's code runs at sandbox \(sandbox.level.rawValue) (\(sandbox.summary)).")
         try await server.serve(transport: StdioTransport())
     }
 
     /// Resolves the endpoints once, at start. When that fails the server still starts, and every call answers
     /// with the cause and the fix, where the agent (and its user) can read them.
-    private func engineFactory() async throws -> @Sendable () async throws -> RLM {
+    private func engineFactory(sandbox: SandboxLevel) async throws -> @Sendable () async throws -> RLM {
         let environment = ProcessInfo.processInfo.environment
+        var repl = self.repl
+        repl.sandbox = sandbox
         let template: RLM
         let logDirectory: URL?
         do {

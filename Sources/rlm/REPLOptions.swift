@@ -8,7 +8,7 @@ struct REPLOptions: ParsableArguments {
     var maxOutputChars = 20_000
     @Option(help: "Python interpreter for the REPL. [RLM_PYTHON]")
     var python: String?
-    @Option(help: "Isolation of the REPL: strict (namespaces), basic (separate process + rlimits) or none. Default: strict when it works here, else basic with a warning.")
+    @Option(help: "Isolation of the REPL: strict (bubblewrap namespaces on Linux, Seatbelt on macOS), basic (separate process + rlimits, same user) or none. Default for ask, chat and bench: strict when it works here, else basic with a warning on stderr. rlm serve and rlm mcp run code only at strict unless this flag says basic or none, and exit 2 at start when strict cannot work.")
     var sandbox: SandboxLevel?
     @Option(help: "Memory cap of the REPL process in MiB (default: 3× the context plus 1 GiB, at least 2 GiB).")
     var replMemoryMb: Int?
@@ -32,6 +32,22 @@ struct REPLOptions: ParsableArguments {
                 throw CLIFailure.configuration("cannot read the system prompt file \(path). Check the path given to --system-prompt.")
             }
             return text
+        }
+    }
+}
+
+extension REPLOptions {
+    /// The level `rlm serve` and `rlm mcp` run every request's code at: `--sandbox` when given, else `strict`,
+    /// never a silent fallback. Checked before the server listens; where strict cannot work here this throws a
+    /// usage error (exit 2) naming the cause and the flag.
+    func serverSandbox(command: String, environment: [String: String]) async throws -> SandboxCheck.Report {
+        let level = sandbox ?? .strict
+        do {
+            return try await SandboxCheck.verify(level, python: python ?? environment["RLM_PYTHON"])
+        } catch let unavailable as SandboxUnavailable {
+            throw CLIFailure.configuration("\(command) runs the model's code only in the strict sandbox unless --sandbox basic or --sandbox none is given, and \(unavailable) It did not start.")
+        } catch {
+            throw CLIFailure.configuration("\(command) cannot run code: \(error) It did not start.")
         }
     }
 }

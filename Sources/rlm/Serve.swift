@@ -66,6 +66,11 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let token = try authToken(environment: environment)
         let config = try ConfigSources.load(environment: environment)
+        // Before listening: every request's code runs at this level, strict unless --sandbox says otherwise.
+        let sandbox = try await repl.serverSandbox(command: "rlm serve", environment: environment)
+        for warning in sandbox.warnings { say(warning) }
+        var repl = self.repl
+        repl.sandbox = sandbox.level
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
         let (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
         for notice in notices { say(notice) }
@@ -90,10 +95,10 @@ struct Serve: AsyncParsableCommand {
             return source
         }
         defer { signals.forEach { $0.cancel() } }
-        let (host, model, rootName) = (host, servedModelName, rlm.rootModel.name)
+        let (host, model, rootName, level) = (host, servedModelName, rlm.rootModel.name, sandbox.level.rawValue)
         do {
             try await server.run { port in
-                say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName)).")
+                say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName); sandbox \(level)).")
             }
         } catch {
             throw CLIFailure.run("the server stopped: \(error). If the port is taken, choose another with --port.")

@@ -34,6 +34,11 @@ public struct RLMResult: Sendable, Codable {
     public var replPeakRSSBytes: Int
     public var trajectory: [RLMEvent]
 
+    /// The level the run's code ran at, as its `sandbox` event said.
+    public var sandbox: SandboxLevel? {
+        trajectory.first { $0.event == .sandbox }?.status.flatMap(SandboxLevel.init(rawValue:))
+    }
+
     enum CodingKeys: String, CodingKey {
         case answer, status, iterations, context, trajectory
         case stopReason = "stop_reason"

@@ -10,7 +10,8 @@ public enum SandboxLevel: String, Sendable, CaseIterable, Codable {
     /// Namespaces (Linux: bubblewrap) or a Seatbelt profile (macOS): its own view of the file system,
     /// no network, its own process tree, plus resource caps.
     case strict
-    /// A separate process with resource caps, run as an unprivileged user when the host is root.
+    /// A separate process of the same user with resource caps, and no file-system or network isolation: when the
+    /// host runs as root, so does the REPL (a warning says so).
     case basic
     /// A separate process with a scrubbed environment and nothing else.
     case none
