@@ -49,9 +49,11 @@ struct ChatCompletionRequest: Decodable, Sendable {
     var context: JSONValue?
     /// Extension: files or directories under the server's `--files-root` that make up the context.
     var contextPaths: [String]?
+    /// Extension: the id of a conversation this client started, to ask its next question in the same REPL.
+    var session: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, stream, context
+        case model, messages, stream, context, session
         case streamOptions = "stream_options"
         case contextPaths = "context_paths"
     }

@@ -26,13 +26,16 @@ struct RunSummary: Encodable, Sendable {
     var subCalls: Int
     var costUSD: Double?
     var wallSeconds: Double
-    /// Seconds spent loading the context into a REPL for this request; 0 when a loaded one was reused.
+    /// Seconds this request spent loading the context into a REPL; near 0 when a cached one was ready.
     var contextLoadSeconds: Double
     var contextCached: Bool
     /// The level the run's code ran at: `strict` unless the server was started with `--sandbox basic` or `none`.
     var sandbox: String?
+    /// The id that continues this conversation (body field `session` or header `X-RLM-Session`); absent when
+    /// the server could not keep the REPL (`--cache-mb 0`, or the context is larger than it).
+    var session: String?
 
-    init(_ result: RLMResult, loadSeconds: Double, cached: Bool) {
+    init(_ result: RLMResult, loadSeconds: Double, cached: Bool, session: String?) {
         status = result.status.rawValue
         stopReason = result.stopReason
         iterations = result.iterations
@@ -42,10 +45,11 @@ struct RunSummary: Encodable, Sendable {
         contextLoadSeconds = loadSeconds
         contextCached = cached
         sandbox = result.sandbox?.rawValue
+        self.session = session
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, iterations
+        case status, iterations, session
         case stopReason = "stop_reason", subCalls = "sub_calls", costUSD = "cost_usd", wallSeconds = "wall_seconds"
         case contextLoadSeconds = "context_load_seconds", contextCached = "context_cached"
         case sandbox

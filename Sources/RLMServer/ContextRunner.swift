@@ -1,43 +1,86 @@
+import Crypto
 import Foundation
 import RLMKit
 
-/// Answers one question about one context: in a loaded session from the cache when the same content was loaded
-/// before, else in a new one, which the cache keeps afterwards while it fits.
+/// Answers one question: a new conversation in a REPL of its own (a pristine one from the cache when the same
+/// content was asked about before, else a new one), which then becomes the client's session; or the next
+/// question of a conversation in the session the client named.
 struct ContextRunner: Sendable {
     let rlm: RLM
     /// Where each run's trajectory log goes (one file per run); nil writes none.
     let logDirectory: URL?
     let cache: ContextCache
+    let sessions: SessionStore
     let metrics: ServerMetrics
+
+    /// Where a question runs.
+    enum Target: Sendable {
+        /// A new conversation over `context`. `reusable` when the client named the context (`context`,
+        /// `context_paths`); a transcript of the conversation changes with every turn and gets no spare.
+        case newConversation(ResolvedContext, reusable: Bool, owner: SHA256Digest?)
+        /// The next question in the session `id`, checked out of the store for this request.
+        case session(id: String, RLMSession)
+    }
 
     struct Answered: Sendable {
         var result: RLMResult
-        /// Seconds this request spent loading the context; 0 when a loaded session was reused.
+        /// Seconds this request spent loading the context (or waiting for the cache's copy to finish loading).
         var loadSeconds: Double
         var cached: Bool
+        /// The id that continues this conversation; nil when the server could not keep its REPL.
+        var session: String?
         /// `stop` for an answer, `length` for a partial answer that a limit cut short.
         var finishReason: String { result.status == .answered ? "stop" : "length" }
-        var summary: RunSummary { RunSummary(result, loadSeconds: loadSeconds, cached: cached) }
+        var summary: RunSummary { RunSummary(result, loadSeconds: loadSeconds, cached: cached, session: session) }
     }
 
-    func ask(_ query: String, context: ResolvedContext, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> Answered {
-        if let session = await cache.checkOut(key: context.key) {
+    func ask(_ query: String, target: Target, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> Answered {
+        switch target {
+        case .session(let id, let session):
+            do {
+                let result = try await session.ask(query, onEvent: onEvent)
+                await sessions.checkIn(id)
+                return Answered(result: result, loadSeconds: 0, cached: true, session: id)
+            } catch {
+                await sessions.checkIn(id)
+                throw error
+            }
+        case .newConversation(let context, let reusable, let owner):
+            let (session, loadSeconds, cached) = try await load(context, reusable: reusable)
+            do {
+                let result = try await session.ask(query, onEvent: onEvent)
+                if reusable && !cached { await cache.refill(context, load: makeSession) }
+                let id = await sessions.keep(session, owner: owner, bytes: context.bytes)
+                return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: id)
+            } catch {
+                await session.close()
+                throw error
+            }
+        }
+    }
+
+    /// A REPL over `context` that no code has run in: the cache's spare when it has one (and another is started
+    /// for the next request), else a new one.
+    private func load(_ context: ResolvedContext, reusable: Bool) async throws -> (RLMSession, Double, cached: Bool) {
+        let started = ContinuousClock.now
+        if reusable, let spare = await cache.take(key: context.key) {
             metrics.cacheLookup(hit: true)
-            let result = try await session.ask(query, onEvent: onEvent)
-            await cache.checkIn(session, key: context.key, bytes: context.bytes)
-            return Answered(result: result, loadSeconds: 0, cached: true)
+            await cache.refill(context, load: makeSession)
+            // A spare that failed to load (or was cancelled) is replaced by a load of this request's own.
+            if let session = try? await spare.value {
+                return (session, (ContinuousClock.now - started).seconds, true)
+            }
+        } else {
+            metrics.cacheLookup(hit: false)
         }
-        metrics.cacheLookup(hit: false)
-        let session = try await RLMSession(rlm: runConfiguration(), context: context.context)
+        let session = try await makeSession(context.context)
         metrics.contextLoaded(seconds: session.loadSeconds)
-        do {
-            let result = try await session.ask(query, onEvent: onEvent)
-            await cache.checkIn(session, key: context.key, bytes: context.bytes)
-            return Answered(result: result, loadSeconds: session.loadSeconds, cached: false)
-        } catch {
-            await session.close()
-            throw error
-        }
+        return (session, session.loadSeconds, false)
+    }
+
+    /// A new REPL with `context` loaded, and a trajectory log of its own.
+    @Sendable func makeSession(_ context: RLMContext) async throws -> RLMSession {
+        try await RLMSession(rlm: runConfiguration(), context: context)
     }
 
     /// The RLM with a log file of its own.

@@ -15,6 +15,7 @@ final class ServerMetrics: Sendable {
     private let cacheHits: Counter
     private let cacheMisses: Counter
     private let cacheBytes: Gauge
+    private let sessions: Gauge
 
     init() {
         subCalls = registry.makeCounter(descriptor: Self.metric("rlm_subcalls_total", help: "Sub-calls (llm_query prompts and child RLMs) made by all runs."))
@@ -26,7 +27,8 @@ final class ServerMetrics: Sendable {
         inFlight = registry.makeGauge(descriptor: Self.metric("rlm_runs_in_flight", help: "Runs going now."))
         cacheHits = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_hits_total", help: "Requests whose context was already loaded."))
         cacheMisses = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_misses_total", help: "Requests whose context had to be loaded."))
-        cacheBytes = registry.makeGauge(descriptor: Self.metric("rlm_context_cache_bytes", help: "Bytes of context held by idle cached sessions."))
+        cacheBytes = registry.makeGauge(descriptor: Self.metric("rlm_context_cache_bytes", help: "Bytes of context held by the cache's pristine REPLs."))
+        sessions = registry.makeGauge(descriptor: Self.metric("rlm_sessions", help: "Conversations kept for their clients to continue (one REPL each)."))
         for status in RunOutcome.allCases { _ = runCounter(status) }
     }
 
@@ -60,6 +62,8 @@ final class ServerMetrics: Sendable {
     func cacheLookup(hit: Bool) { (hit ? cacheHits : cacheMisses).increment() }
 
     func cacheHolds(bytes: Int) { cacheBytes.set(Double(bytes)) }
+
+    func sessionsHeld(_ count: Int) { sessions.set(Double(count)) }
 
     /// Counts a refused or failed request by its OpenAI error code.
     func recordError(type: String) {
