@@ -22,7 +22,7 @@ struct ChatCompletionHandler: Sendable {
                 throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
                                         code: "model_not_found", param: "model")
             }
-            let run = try await admit(chat)
+            let run = try await admit(chat, headers: request.headers)
             if chat.stream == true {
                 return streamingResponse(run, includeUsage: chat.streamOptions?.includeUsage == true)
             }
@@ -38,7 +38,7 @@ struct ChatCompletionHandler: Sendable {
 
     /// Takes a run slot (or refuses with 429, or 503 while draining) and resolves the context; the slot is given
     /// back by ``execute`` or here on failure.
-    private func admit(_ chat: ChatCompletionRequest) async throws -> AdmittedRun {
+    private func admit(_ chat: ChatCompletionRequest, headers: HTTPFields) async throws -> AdmittedRun {
         let query = try chat.query()
         let id: UUID
         switch await gate.admit() {
@@ -49,10 +49,8 @@ struct ChatCompletionHandler: Sendable {
         let started = ContinuousClock.now
         metrics.runStarted()
         do {
-            // Hashing a folder of files takes a while: off the cooperative threads the other requests run on.
-            let filesRoot = self.filesRoot
-            let resolved = try await NIOThreadPool.singleton.runIfActive { try ResolvedContext.resolve(chat, filesRoot: filesRoot) }
-            return AdmittedRun(id: id, query: query, context: resolved, started: started, model: modelID,
+            let target = try await target(of: chat, caller: try Caller(chat, headers: headers))
+            return AdmittedRun(id: id, query: query, target: target, started: started, model: modelID,
                                completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
                                created: Int(Date().timeIntervalSince1970))
         } catch {
@@ -65,7 +63,7 @@ struct ChatCompletionHandler: Sendable {
     struct AdmittedRun: Sendable {
         var id: UUID
         var query: String
-        var context: ResolvedContext
+        var target: ContextRunner.Target
         var started: ContinuousClock.Instant
         var model: String
         var completionID: String
@@ -78,7 +76,7 @@ struct ChatCompletionHandler: Sendable {
     /// cancelled request (the client went away) cancels too: its model calls stop and its REPL is killed.
     func execute(_ run: AdmittedRun, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RunOutcome {
         let runner = self.runner
-        let task = Task { try await runner.ask(run.query, context: run.context, onEvent: onEvent) }
+        let task = Task { try await runner.ask(run.query, target: run.target, onEvent: onEvent) }
         await gate.setCanceller(run.id) { task.cancel() }
         do {
             let answered = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }

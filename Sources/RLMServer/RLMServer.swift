@@ -28,10 +28,17 @@ public final class RLMServer: Sendable {
         public var drainTimeout: Duration
         /// One trajectory log per run goes here; nil writes none.
         public var logDirectory: URL?
+        /// How long a conversation's session lives without a request (`--session-ttl`).
+        public var sessionTTL: Duration
+        /// Sessions kept at once, each a REPL process; beyond it the least recently used idle one ends.
+        public var maxSessions = 32
+        /// Pristine loaded REPLs the context cache keeps, at most one per content.
+        public var maxCachedContexts = 8
 
         public init(host: String = "127.0.0.1", port: Int = 8088, modelID: String = "rlm", authToken: String? = nil,
                     filesRoot: String? = nil, maxConcurrentRuns: Int = 4, maxRequestBytes: Int = 128 << 20,
-                    cacheBytes: Int = 1 << 30, drainTimeout: Duration = .seconds(30), logDirectory: URL? = nil) {
+                    cacheBytes: Int = 1 << 30, drainTimeout: Duration = .seconds(30), logDirectory: URL? = nil,
+                    sessionTTL: Duration = .seconds(1_800)) {
             self.host = host
             self.port = port
             self.modelID = modelID
@@ -42,6 +49,7 @@ public final class RLMServer: Sendable {
             self.cacheBytes = cacheBytes
             self.drainTimeout = drainTimeout
             self.logDirectory = logDirectory
+            self.sessionTTL = sessionTTL
         }
     }
 
@@ -50,6 +58,7 @@ public final class RLMServer: Sendable {
     let gate: RunGate
     let metrics = ServerMetrics()
     let cache: ContextCache
+    let sessions: SessionStore
     let filesRoot: FilesRoot?
     private let stop = AsyncStream<Void>.makeStream()
     private let started = Int(Date().timeIntervalSince1970)
@@ -59,7 +68,9 @@ public final class RLMServer: Sendable {
         self.rlm = rlm
         self.configuration = configuration
         self.gate = RunGate(limit: configuration.maxConcurrentRuns)
-        self.cache = ContextCache(maxBytes: configuration.cacheBytes, metrics: metrics)
+        self.cache = ContextCache(maxBytes: configuration.cacheBytes, maxSpares: configuration.maxCachedContexts, metrics: metrics)
+        self.sessions = SessionStore(limits: .init(ttl: configuration.sessionTTL, maxSessions: configuration.maxSessions,
+                                                   maxBytes: configuration.cacheBytes), metrics: metrics)
         self.filesRoot = try configuration.filesRoot.map { try FilesRoot(path: $0) }
     }
 
@@ -91,6 +102,7 @@ public final class RLMServer: Sendable {
             group.cancelAll()
         }
         await cache.closeAll()
+        await sessions.closeAll()
     }
 
     /// Drains: new requests get 503 at once; running ones may finish within the drain timeout, after which they
@@ -124,7 +136,7 @@ public final class RLMServer: Sendable {
         if let token = configuration.authToken { router.add(middleware: BearerAuthMiddleware(token: token)) }
         let chat = ChatCompletionHandler(
             modelID: configuration.modelID,
-            runner: ContextRunner(rlm: rlm, logDirectory: configuration.logDirectory, cache: cache, metrics: metrics),
+            runner: ContextRunner(rlm: rlm, logDirectory: configuration.logDirectory, cache: cache, sessions: sessions, metrics: metrics),
             gate: gate, metrics: metrics, filesRoot: filesRoot, maxRequestBytes: configuration.maxRequestBytes)
         router.post("/v1/chat/completions") { request, context in try await chat.respond(to: request, context: context) }
         let models = ModelList(data: [.init(id: configuration.modelID, created: started, rootModel: rlm.rootModel.name,

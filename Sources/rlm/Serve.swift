@@ -37,6 +37,8 @@ struct Serve: AsyncParsableCommand {
     var cacheMb = 1_024
     @Option(help: "Seconds a drain waits for running requests before cancelling them.")
     var drainTimeout: Double = 30
+    @Option(help: "Seconds a conversation lives without a request. Each answer carries a session id (rlm.session); a client that sends it back (body field session or header X-RLM-Session) asks its next question in its own REPL.")
+    var sessionTtl: Double = 1_800
 
     @OptionGroup(title: "Models")
     var models: ModelOptions
@@ -55,6 +57,9 @@ struct Serve: AsyncParsableCommand {
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1.") }
         guard maxRequestBytes >= 1_024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
         guard cacheMb >= 0 else { throw ValidationError("--cache-mb cannot be negative.") }
+        guard sessionTtl.isFinite, sessionTtl >= 1, sessionTtl <= 604_800 else {
+            throw ValidationError("--session-ttl must be between 1 and 604800 seconds (a week).")
+        }
         guard drainTimeout.isFinite, drainTimeout >= 0, drainTimeout <= 86_400 else {
             throw ValidationError("--drain-timeout must be between 0 and 86400 seconds.")
         }
@@ -80,7 +85,8 @@ struct Serve: AsyncParsableCommand {
             server = try RLMServer(rlm: rlm, configuration: .init(
                 host: host, port: port, modelID: servedModelName, authToken: token, filesRoot: filesRoot,
                 maxConcurrentRuns: maxConcurrentRuns, maxRequestBytes: maxRequestBytes, cacheBytes: cacheMb << 20,
-                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory))
+                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory,
+                sessionTTL: .milliseconds(Int64(sessionTtl * 1000))))
         } catch let error as ServerSetupError {
             throw CLIFailure.configuration(error.message)
         }
