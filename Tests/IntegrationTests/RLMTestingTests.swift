@@ -78,7 +78,7 @@ import Testing
     @Test func aStreamThatBreaksMidwayDeliversItsFirstPiecesThenFails() async throws {
         let server = try await ModelSimulator.start { _ in
             SimulatedReply(text: "one two three four five six seven eight")
-                .pacingEvents(every: .milliseconds(50)).breakingOff(afterEvents: 2)
+                .pacingEvents(every: .milliseconds(50)).breakingOff(afterEvents: 3)
         }
         defer { Task { await server.shutdown() } }
         let model = OpenAICompatibleModel(name: "simulated-model", baseURL: server.baseURL, retry: .standard)
@@ -86,7 +86,7 @@ import Testing
         await #expect(throws: ModelError.self) {
             try await model.complete(ModelRequest(messages: [.user("x")])) { delta in deltas.withLock { $0.append(delta) } }
         }
-        // The text of the two events sent before the connection broke arrived (one delta each, or one for both
+        // The text of the two events sent after the opening role chunk, before the connection broke, arrived (one delta each, or one for both
         // when a loaded machine reads them together), and nothing after it; a stream that already delivered text
         // is not sent again.
         let received = deltas.withLock { $0.joined() }
