@@ -52,11 +52,17 @@ let package = Package(
             name: "RLMMCP",
             dependencies: ["RLMKit", .product(name: "MCP", package: "swift-sdk"), .product(name: "Logging", package: "swift-log")]
         ),
+        // Host, Origin (CORS), Content-Type and token checks that keep `rlm serve` and `rlm view --live` to the loopback.
+        .target(
+            name: "LoopbackGuards",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // `rlm serve`: the OpenAI-compatible HTTP face of the engine, kept out of RLMKit.
         .target(
             name: "RLMServer",
             dependencies: [
                 "RLMKit",
+                "LoopbackGuards",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,6 +79,7 @@ let package = Package(
                 "RLMKit",
                 "RLMMCP",
                 "RLMServer",
+                "LoopbackGuards",
                 "RLMBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -86,6 +93,7 @@ let package = Package(
             name: "RLMViewer",
             dependencies: [
                 "RLMKit",
+                "LoopbackGuards",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

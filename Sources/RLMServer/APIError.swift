@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import LoopbackGuards
 
 /// A failure answered in OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`, so the
 /// official clients raise their matching exception with our message.
@@ -85,6 +86,10 @@ struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func map(_ error: any Error, request: Request) -> APIError {
         if let error = error as? APIError { return error }
+        if let refusal = error as? GuardRefusal {
+            return APIError(status: refusal.status, message: refusal.message, type: "invalid_request_error",
+                            code: refusal.code, headers: refusal.headers)
+        }
         guard let error = error as? HTTPError else {
             return APIError(status: .internalServerError, message: "the server failed: \(error).", type: "server_error")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import LoopbackGuards
 import RLMKit
 import ServiceLifecycle
 
@@ -16,6 +17,11 @@ public final class RLMServer: Sendable {
         public var modelID: String
         /// Requests must carry `Authorization: Bearer <token>` when set.
         public var authToken: String?
+        /// Names the `Host` header may carry besides the loopback ones (`--allowed-host`). The Host check runs when
+        /// the server listens on a loopback address, or on any address once this list is not empty.
+        public var allowedHosts: [String]
+        /// Web origins whose pages may call the server, with CORS (`--cors-origin`); other sites are refused.
+        public var corsOrigins: [String]
         /// The folder whose files requests may name in `context_paths`; nil refuses `context_paths`.
         public var filesRoot: String?
         /// Runs at once; more get 429 with `Retry-After`.
@@ -36,13 +42,16 @@ public final class RLMServer: Sendable {
         public var maxCachedContexts = 8
 
         public init(host: String = "127.0.0.1", port: Int = 8088, modelID: String = "rlm", authToken: String? = nil,
-                    filesRoot: String? = nil, maxConcurrentRuns: Int = 4, maxRequestBytes: Int = 128 << 20,
+                    allowedHosts: [String] = [], corsOrigins: [String] = [], filesRoot: String? = nil,
+                    maxConcurrentRuns: Int = 4, maxRequestBytes: Int = 128 << 20,
                     cacheBytes: Int = 1 << 30, drainTimeout: Duration = .seconds(30), logDirectory: URL? = nil,
                     sessionTTL: Duration = .seconds(1_800)) {
             self.host = host
             self.port = port
             self.modelID = modelID
             self.authToken = authToken
+            self.allowedHosts = allowedHosts
+            self.corsOrigins = corsOrigins
             self.filesRoot = filesRoot
             self.maxConcurrentRuns = maxConcurrentRuns
             self.maxRequestBytes = maxRequestBytes
@@ -132,8 +141,17 @@ public final class RLMServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        // The Host and Origin guards refuse in the OpenAI error shape themselves; the Origin guard adds the CORS
+        // headers to every answer below it, refusals included.
+        if Self.isLoopback(configuration.host) || !configuration.allowedHosts.isEmpty {
+            router.add(middleware: HostAllowListMiddleware(allowedHosts: configuration.allowedHosts))
+        }
+        router.add(middleware: OriginAllowListMiddleware(
+            allowedOrigins: configuration.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "X-RLM-Session"],
+            exposeHeaders: ["Retry-After", "X-RLM-Session"]))
         router.add(middleware: OpenAIErrorMiddleware(metrics: metrics, maxRequestBytes: configuration.maxRequestBytes))
-        if let token = configuration.authToken { router.add(middleware: BearerAuthMiddleware(token: token)) }
+        router.add(middleware: JSONContentTypeMiddleware())
+        if let token = configuration.authToken { router.add(middleware: BearerAuthMiddleware.make(token: token)) }
         let chat = ChatCompletionHandler(
             modelID: configuration.modelID,
             runner: ContextRunner(rlm: rlm, logDirectory: configuration.logDirectory, cache: cache, sessions: sessions, metrics: metrics),
@@ -161,6 +179,14 @@ public final class RLMServer: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.text)))
         }
         return router
+    }
+
+    /// True for the addresses only this machine reaches: 127.0.0.0/8, `::1` and `localhost`.
+    public static func isLoopback(_ host: String) -> Bool {
+        let trimmed = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if ["localhost", "::1"].contains(trimmed) { return true }
+        let octets = trimmed.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     static func json(_ value: some Encodable) -> Response {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import LoopbackGuards
 import RLMKit
 import RLMServer
 #if canImport(Glibc)
@@ -19,12 +20,18 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Address to listen on (0.0.0.0 for every interface; then set --auth-token-env).")
+    @Option(help: "Address to listen on (0.0.0.0 for every interface; then --auth-token-env is required, or --no-auth).")
     var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one and prints it).")
     var port = 8088
     @Option(help: ArgumentHelp("Environment variable holding the Bearer token clients must send (never the token itself).", valueName: "name"))
     var authTokenEnv: String?
+    @Flag(help: "Listen on a non-loopback --host without a token: anyone who reaches the port can run code and spend your model budget.")
+    var noAuth = false
+    @Option(help: ArgumentHelp("A name the Host header may carry besides 127.0.0.1, localhost and [::1] (repeatable); other names are refused, which stops DNS rebinding.", valueName: "name"))
+    var allowedHost: [String] = []
+    @Option(help: ArgumentHelp("A web origin whose pages may call the server, with CORS (repeatable, e.g. http://localhost:3000); requests from other sites are refused.", valueName: "origin"))
+    var corsOrigin: [String] = []
     @Option(help: ArgumentHelp("A folder whose files and subfolders requests may name in context_paths; nothing outside it is read.", valueName: "dir"))
     var filesRoot: String?
     @Option(help: "Model id clients send and GET /v1/models lists.")
@@ -65,6 +72,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard !servedModelName.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--served-model-name cannot be empty.") }
         if logDir != nil && noLog { throw ValidationError("--log-dir and --no-log contradict each other; pass one.") }
+        if noAuth && authTokenEnv != nil { throw ValidationError("--no-auth and --auth-token-env contradict each other; pass one.") }
+        let problems = corsOrigin.compactMap(AllowListEntry.problem(withOrigin:)) + allowedHost.compactMap(AllowListEntry.problem(withHost:))
+        if let problem = problems.first { throw ValidationError(problem) }
     }
 
     func run() async throws {
@@ -83,7 +93,8 @@ struct Serve: AsyncParsableCommand {
         let server: RLMServer
         do {
             server = try RLMServer(rlm: rlm, configuration: .init(
-                host: host, port: port, modelID: servedModelName, authToken: token, filesRoot: filesRoot,
+                host: host, port: port, modelID: servedModelName, authToken: token, allowedHosts: allowedHost,
+                corsOrigins: corsOrigin, filesRoot: filesRoot,
                 maxConcurrentRuns: maxConcurrentRuns, maxRequestBytes: maxRequestBytes, cacheBytes: cacheMb << 20,
                 drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory,
                 sessionTTL: .milliseconds(Int64(sessionTtl * 1000))))
@@ -112,11 +123,15 @@ struct Serve: AsyncParsableCommand {
         say("stopped.")
     }
 
-    /// The token from the variable `--auth-token-env` names; refuses a missing or empty one.
+    /// The token from the variable `--auth-token-env` names; refuses a missing or empty one, and refuses to go
+    /// without one on an address other machines reach unless `--no-auth` says so.
     func authToken(environment: [String: String]) throws -> String? {
         guard let name = authTokenEnv else {
-            if !["127.0.0.1", "localhost", "::1"].contains(host) {
-                say("warning: listening on \(host) without --auth-token-env: anyone who reaches this port can spend your model budget.")
+            if !RLMServer.isLoopback(host) {
+                guard noAuth else {
+                    throw CLIFailure.configuration("--host \(host) is reachable from other machines, and the server runs code for whoever reaches it. Set a token with --auth-token-env NAME (a variable holding it), or pass --no-auth to serve without one.")
+                }
+                say("warning: listening on \(host) with --no-auth: anyone who reaches this port can run code in the sandbox and spend your model budget.")
             }
             return nil
         }
