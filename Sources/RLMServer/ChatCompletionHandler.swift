@@ -13,16 +13,30 @@ struct ChatCompletionHandler: Sendable {
     let filesRoot: FilesRoot?
     let maxRequestBytes: Int
 
-    /// Reads the body inside Hummingbird's watch on the connection, so that a client that goes away while its
-    /// run goes cancels the run.
+    /// Takes a run slot before a byte of the body is read, so that a full server refuses at once (429) and the
+    /// uploads it refuses hold no memory; then reads the body (at most `maxRequestBytes`) inside Hummingbird's watch
+    /// on the connection, so that a client that goes away while its run goes cancels the run.
     func respond(to request: Request, context: some RequestContext) async throws -> Response {
-        try await request.body.consumeWithCancellationOnInboundClose { body in
-            let chat = try await decode(body)
-            guard chat.model == modelID else {
-                throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
-                                        code: "model_not_found", param: "model")
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxRequestBytes {
+            throw APIError.tooLarge(limit: maxRequestBytes)
+        }
+        let slot = try await takeSlot()
+        return try await request.body.consumeWithCancellationOnInboundClose { body in
+            let chat: ChatCompletionRequest
+            let query: String
+            do {
+                chat = try await decode(body, declaredBytes: request.headers[.contentLength].flatMap { Int($0) })
+                guard chat.model == modelID else {
+                    throw APIError.notFound("the model \(chat.model) does not exist here; this server answers as \(modelID) (GET /v1/models lists it).",
+                                            code: "model_not_found", param: "model")
+                }
+                query = try chat.query()
+            } catch {
+                // Not a run: the slot goes back without counting one.
+                await gate.release(slot.id, seconds: (ContinuousClock.now - slot.taken).seconds)
+                throw error
             }
-            let run = try await admit(chat, headers: request.headers)
+            let run = try await admit(chat, query: query, slot: slot, headers: request.headers)
             if chat.stream == true {
                 return streamingResponse(run, includeUsage: chat.streamOptions?.includeUsage == true)
             }
@@ -36,16 +50,25 @@ struct ChatCompletionHandler: Sendable {
         }
     }
 
-    /// Takes a run slot (or refuses with 429, or 503 while draining) and resolves the context; the slot is given
-    /// back by ``execute`` or here on failure.
-    private func admit(_ chat: ChatCompletionRequest, headers: HTTPFields) async throws -> AdmittedRun {
-        let query = try chat.query()
-        let id: UUID
+    /// A slot of the gate, taken before the body is read.
+    struct RunSlot: Sendable {
+        var id: UUID
+        var taken: ContinuousClock.Instant
+    }
+
+    /// Takes a run slot, or refuses with 429 (all busy) or 503 (draining).
+    private func takeSlot() async throws -> RunSlot {
         switch await gate.admit() {
-        case .admitted(let admitted): id = admitted
+        case .admitted(let id): return RunSlot(id: id, taken: .now)
         case .full(let retryAfter): throw APIError.busy(retryAfter: retryAfter, limit: gate.limit)
         case .draining: throw APIError.draining()
         }
+    }
+
+    /// Counts the request as a run and finds where it runs (the caller's session, or the context it names); the
+    /// slot is given back by ``execute``, or here on failure.
+    private func admit(_ chat: ChatCompletionRequest, query: String, slot: RunSlot, headers: HTTPFields) async throws -> AdmittedRun {
+        let id = slot.id
         let started = ContinuousClock.now
         metrics.runStarted()
         do {
@@ -103,19 +126,27 @@ struct ChatCompletionHandler: Sendable {
         let duration = ContinuousClock.now - started
         metrics.runFinished(outcome, duration: duration, result: result)
         if outcome == .failed { metrics.recordError(type: "run_failed") }
-        let components = duration.components
-        await gate.release(id, seconds: Double(components.seconds) + Double(components.attoseconds) / 1e18)
+        await gate.release(id, seconds: duration.seconds)
     }
 
-    private func decode(_ body: RequestBody) async throws -> ChatCompletionRequest {
-        let buffer: ByteBuffer
+    /// Reads the body into one buffer sized from its `Content-Length` (so it is not regrown as it arrives), at
+    /// most `maxRequestBytes`, and decodes it without copying it first.
+    private func decode(_ body: RequestBody, declaredBytes: Int?) async throws -> ChatCompletionRequest {
+        var buffer = ByteBufferAllocator().buffer(capacity: min(declaredBytes ?? 16_384, maxRequestBytes))
         do {
-            buffer = try await body.collect(upTo: maxRequestBytes)
+            try await body.collect(upTo: maxRequestBytes, into: &buffer)
         } catch is NIOTooManyBytesError {
             throw APIError.tooLarge(limit: maxRequestBytes)
         }
         do {
-            return try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(buffer.readableBytesView))
+            return try buffer.withUnsafeReadableBytes { bytes in
+                guard let base = bytes.baseAddress else { throw APIError.invalidRequest("the body is empty: send a chat completion request as JSON.") }
+                // The Data only lives for the decoding, within the buffer's lifetime.
+                let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
+                return try JSONDecoder().decode(ChatCompletionRequest.self, from: view)
+            }
+        } catch let error as APIError {
+            throw error
         } catch let error as DecodingError {
             throw APIError.invalidRequest("the body is not a chat completion request: \(Self.describe(error)).")
         } catch {
