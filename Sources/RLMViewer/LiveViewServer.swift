@@ -1,10 +1,15 @@
 import Foundation
 import Hummingbird
 import Logging
+import LoopbackGuards
 import NIOCore
 import Synchronization
 
-/// Serves the viewer for a log that is still being written, on the loopback interface only.
+/// Serves the viewer for a log that is still being written, on the loopback interface only, to whoever has its URL.
+///
+/// The URL carries a random token (128 bits, `?token=`, as Jupyter's does); every request must present it, in the
+/// query or in the cookie the page's first answer sets, so that the page's own requests carry it. Requests whose
+/// `Host` is not a loopback name (DNS rebinding) or whose `Origin` is another site are refused too.
 ///
 /// `GET /` is the page; `GET /log?offset=N` answers the complete lines written from byte `N` on, and the offset to
 /// ask for next in `x-next-offset`. When nothing new is there yet, it waits (up to ``longPollSeconds``) for more, so
@@ -19,25 +24,33 @@ public final class LiveViewServer: Sendable {
 
     public let logPath: String
     public let port: Int
+    private let token: String
     private let task: Task<Void, any Error>
     private let served: ServedOffset
 
-    /// Where a browser opens the page.
-    public var url: String { "http://\(Self.host):\(port)/" }
+    /// Where a browser opens the page: the only way in, since it carries the token.
+    public var url: String { "http://\(Self.host):\(port)/?token=\(token)" }
 
-    private init(logPath: String, port: Int, task: Task<Void, any Error>, served: ServedOffset) {
+    private init(logPath: String, port: Int, token: String, task: Task<Void, any Error>, served: ServedOffset) {
         self.logPath = logPath
         self.port = port
+        self.token = token
         self.task = task
         self.served = served
     }
 
     /// Starts serving the page for `logPath` (which may not exist yet) and returns once the server listens.
-    /// `port` 0 picks a free port.
-    public static func start(logPath: String, port: Int = 0) async throws -> LiveViewServer {
+    /// - Parameters:
+    ///   - port: 0 picks a free port.
+    ///   - allowedHosts: `Host` names accepted besides the loopback ones (`--allowed-host`).
+    ///   - corsOrigins: web origins whose pages may fetch from the server (`--cors-origin`).
+    public static func start(logPath: String, port: Int = 0, allowedHosts: [String] = [],
+                             corsOrigins: [String] = []) async throws -> LiveViewServer {
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let served = ServedOffset()
-        let app = makeApplication(logPath: logPath, port: port, served: served) { bound in
+        let token = AccessToken.random()
+        let guards = Guards(token: token, allowedHosts: allowedHosts, corsOrigins: corsOrigins)
+        let app = makeApplication(logPath: logPath, port: port, served: served, guards: guards) { bound in
             portSink.yield(bound)
             portSink.finish()
         }
@@ -52,7 +65,7 @@ public final class LiveViewServer: Sendable {
             if case .failure(let error) = await task.result { cause = " (\(error))" }
             throw ViewerError("the live view could not listen on \(host):\(port)\(cause). Pick another port with --port, or 0 for any free one.")
         }
-        return LiveViewServer(logPath: logPath, port: bound, task: task, served: served)
+        return LiveViewServer(logPath: logPath, port: bound, token: token, task: task, served: served)
     }
 
     /// Serves until the task is cancelled (or the server fails).
@@ -75,10 +88,25 @@ public final class LiveViewServer: Sendable {
         _ = await task.result
     }
 
-    static func makeApplication(logPath: String, port: Int, served: ServedOffset,
+    /// Who may use the server.
+    struct Guards {
+        var token: String
+        var allowedHosts: [String]
+        var corsOrigins: [String]
+    }
+
+    static func makeApplication(logPath: String, port: Int, served: ServedOffset, guards: Guards,
                                 onListening: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
         let name = URL(fileURLWithPath: logPath).lastPathComponent
         let router = Router()
+        router.add(middleware: HostAllowListMiddleware(allowedHosts: guards.allowedHosts))
+        router.add(middleware: OriginAllowListMiddleware(allowedOrigins: guards.corsOrigins, allowMethods: [.get, .options],
+                                                         allowHeaders: [], exposeHeaders: ["x-next-offset", "x-log-exists"]))
+        router.add(middleware: JSONContentTypeMiddleware())
+        // A cookie per server: two live views on one machine share the browser's cookies for 127.0.0.1.
+        router.add(middleware: AccessTokenMiddleware(
+            token: AccessToken(guards.token), sources: [.queryAndCookie(cookieName: "rlm-view-" + AccessToken.random().prefix(12))],
+            refusal: "this live view needs its token: open the whole URL that `rlm view --live` (or `rlm ask --view`) printed, which ends in ?token=..."))
         router.get("/") { _, _ -> Response in
             let page = try ViewerPage.liveHTML(name: name, logPath: "log")
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoopbackGuards
 import RLMViewer
 
 /// `rlm view LOG`: the trajectory as one self-contained HTML page, a live page for a run still going, or two runs
@@ -11,6 +12,9 @@ struct View: AsyncParsableCommand {
             rlm view LOG [-o out.html]     one page with CSS, script and events inline: no network, opens from disk.
             rlm view A.jsonl B.jsonl        two runs side by side (answers, turns, sub-calls, tokens, cost, time).
             rlm view --live LOG             serves the page on 127.0.0.1 and follows the log while it is written.
+            The live URL carries a random token (?token=...): only who has the URL sees the log. Requests that name
+            another host than the loopback, or come from another web site, are refused (see --allowed-host and
+            --cors-origin).
             The log format is described in docs/trajectory.md.
             """
     )
@@ -27,6 +31,12 @@ struct View: AsyncParsableCommand {
     @Option(help: "The port for --live (default: any free port).")
     var port = 0
 
+    @Option(help: ArgumentHelp("With --live: a name the Host header may carry besides 127.0.0.1, localhost and [::1] (repeatable); other names are refused, which stops DNS rebinding.", valueName: "name"))
+    var allowedHost: [String] = []
+
+    @Option(help: ArgumentHelp("With --live: a web origin whose pages may fetch the log, with CORS and the token (repeatable); requests from other sites are refused.", valueName: "origin"))
+    var corsOrigin: [String] = []
+
     @Flag(help: "Open the page in a browser when this machine has a desktop.")
     var open = false
 
@@ -37,6 +47,11 @@ struct View: AsyncParsableCommand {
         if live && logs.count != 1 { throw ValidationError("--live follows one log; pass only one.") }
         if live && output != nil { throw ValidationError("--live serves the page instead of writing it; drop -o, or drop --live.") }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        if !live && !(allowedHost.isEmpty && corsOrigin.isEmpty) {
+            throw ValidationError("--allowed-host and --cors-origin apply to the live server; add --live, or drop them.")
+        }
+        let problems = corsOrigin.compactMap(AllowListEntry.problem(withOrigin:)) + allowedHost.compactMap(AllowListEntry.problem(withHost:))
+        if let problem = problems.first { throw ValidationError(problem) }
     }
 
     func run() async throws {
@@ -66,7 +81,7 @@ struct View: AsyncParsableCommand {
         }
         let server: LiveViewServer
         do {
-            server = try await LiveViewServer.start(logPath: path, port: port)
+            server = try await LiveViewServer.start(logPath: path, port: port, allowedHosts: allowedHost, corsOrigins: corsOrigin)
         } catch let error as ViewerError {
             throw CLIFailure.run(error.description)
         }
