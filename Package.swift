@@ -44,6 +44,8 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                // HMAC-SHA256 signs saved sessions; SHA-256 keys the snapshot of a server's files.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("REPL/Resources/rlm_driver.py")]
         ),

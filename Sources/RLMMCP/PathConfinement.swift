@@ -49,7 +49,7 @@ public struct PathConfinement: Sendable {
         for path in paths {
             let found = try resolve(path)
             if paths.count == 1, found.isDirectory {
-                let listed = listFiles(under: found.realPath)
+                let listed = try listFiles(under: found.realPath)
                 notes += listed.notes
                 guard !listed.files.isEmpty else {
                     throw ToolFailure("the directory \(path) holds no readable file.", fix: "Name a directory with files in it.")
@@ -57,7 +57,7 @@ public struct PathConfinement: Sendable {
                 return (.files(listed.files.map(URL.init(fileURLWithPath:)), root: URL(fileURLWithPath: found.realPath)), notes)
             }
             if found.isDirectory {
-                let listed = listFiles(under: found.realPath)
+                let listed = try listFiles(under: found.realPath)
                 files += listed.files
                 notes += listed.notes
             } else {
@@ -69,7 +69,7 @@ public struct PathConfinement: Sendable {
         guard !files.isEmpty else {
             throw ToolFailure("the paths \(paths.joined(separator: ", ")) name no readable file.", fix: "Name files, or directories with files in them.")
         }
-        if paths.count == 1, files.count == 1, !paths[0].contains(where: Self.isGlobCharacter) {
+        if paths.count == 1, files.count == 1, !paths[0].contains(where: Glob.isPatternCharacter) {
             return (.file(URL(fileURLWithPath: files[0])), notes)
         }
         return (.files(files.map(URL.init(fileURLWithPath:)), root: URL(fileURLWithPath: workingDirectory)), notes)
@@ -98,12 +98,12 @@ public struct PathConfinement: Sendable {
             }
             return Found(realPath: real, isDirectory: isDirectory.boolValue, files: isDirectory.boolValue ? [] : [real])
         }
-        guard path.contains(where: Self.isGlobCharacter) else {
+        guard path.contains(where: Glob.isPatternCharacter) else {
             throw ToolFailure("the path \(path) does not exist (relative paths start at \(workingDirectory)).",
                               fix: "Check the path, or pass the text itself in `text`.")
         }
         var files: [String] = []
-        for match in Self.expandGlob(absolute) {
+        for match in Glob.matches(absolute) {
             guard let real = Self.realPath(match) else { continue }
             try requireInsideRoots(real, named: "\(match) (matched by \(path))")
             var isDirectory: ObjCBool = false
@@ -126,62 +126,38 @@ public struct PathConfinement: Sendable {
     }
 
     func isInsideRoots(_ real: String) -> Bool {
+        Self.isInside(real, roots: roots)
+    }
+
+    static func isInside(_ real: String, roots: [String]) -> Bool {
         roots.contains { root in real == root || real.hasPrefix(root == "/" ? "/" : root + "/") }
     }
 
     // MARK: - Walking a directory
 
-    /// Regular files below `directory` whose real paths stay inside the roots, sorted, without version-control
-    /// and build folders; symlinks are resolved and never followed into directories.
-    private func listFiles(under directory: String) -> (files: [String], notes: [String]) {
-        var files: [String] = []
-        var outside: [String] = []
-        var pending = [directory]
-        while let folder = pending.popLast() {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
-            for name in names {
-                let path = folder + "/" + name
-                var status = stat()
-                guard lstat(path, &status) == 0 else { continue }
-                let kind = status.st_mode & S_IFMT
-                if kind == S_IFDIR {
-                    if !RLMContext.skippedDirectoryNames.contains(name) { pending.append(path) }
-                } else if kind == S_IFREG {
-                    files.append(path)
-                } else if kind == S_IFLNK, let real = Self.realPath(path) {
-                    guard isInsideRoots(real) else {
-                        outside.append(String(path.dropFirst(directory.count + 1)))
-                        continue
-                    }
-                    var isDirectory: ObjCBool = false
-                    if FileManager.default.fileExists(atPath: real, isDirectory: &isDirectory), !isDirectory.boolValue {
-                        files.append(real)
-                    }
-                }
-            }
+    /// Regular files below `directory` whose real paths stay inside the roots, sorted, without the folders every
+    /// directory context leaves out; links are resolved and never followed into directories.
+    private func listFiles(under directory: String) throws -> (files: [String], notes: [String]) {
+        let roots = self.roots
+        let listing: DirectoryListing
+        do {
+            listing = try DirectoryListing.walk(URL(fileURLWithPath: directory)) { Self.isInside($0, roots: roots) }
+        } catch {
+            throw ToolFailure("the directory \(directory) cannot be listed.", fix: "Check its permissions.")
         }
         var notes: [String] = []
-        if !outside.isEmpty {
-            notes.append("\(outside.count) symlink(s) pointing outside the allowed roots left out (for example \(outside.sorted().prefix(3).joined(separator: ", ")))")
+        if !listing.linksOutside.isEmpty {
+            notes.append("\(listing.linksOutside.count) symlink(s) pointing outside the allowed roots or into left-out folders left out (for example \(listing.linksOutside.prefix(3).joined(separator: ", ")))")
         }
-        return (Set(files).sorted(), notes)
+        return (listing.files.map(\.path), notes)
     }
 
     // MARK: - File system helpers
-
-    static func isGlobCharacter(_ character: Character) -> Bool { "*?[".contains(character) }
 
     /// The canonical absolute path with every symlink and `..` resolved, or nil when it does not exist.
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-
-    static func expandGlob(_ pattern: String) -> [String] {
-        var matches = glob_t()
-        defer { globfree(&matches) }
-        guard glob(pattern, 0, nil, &matches) == 0 else { return [] }
-        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import RLMKit
 
 /// The one folder whose files a request may name in `context_paths`. Every path is resolved with its symbolic
-/// links followed and refused unless it stays inside the root, so nothing outside it is ever read.
+/// links followed and refused unless it stays inside the root, so nothing outside it is ever read; nor is
+/// anything in the folders every directory context leaves out (`.git`, `.hg`, `.svn`, build folders).
 struct FilesRoot: Sendable {
     /// The root with its own links resolved.
     let url: URL
@@ -33,6 +34,9 @@ struct FilesRoot: Sendable {
         }
         var seen = Set<String>()
         let unique = files.filter { seen.insert($0.path).inserted }
+        guard !unique.isEmpty else {
+            throw .notFound("context_paths names no file: the folders named hold none, besides the folders the server never reads (\(RLMContext.skippedDirectoryNames.sorted().joined(separator: ", "))).", code: "context_path_empty", param: "context_paths")
+        }
         return (unique, unique.count == 1 && !sawDirectory)
     }
 
@@ -47,30 +51,40 @@ struct FilesRoot: Sendable {
                            message: "context_paths names \(path), which lies outside the server's files root. Only files under it can be read.",
                            type: "invalid_request_error", code: "context_path_outside_root", param: "context_paths")
         }
+        let below = resolved.dropFirst(url.path.count).split(separator: "/").map(String.init)
+        if let folder = below.first(where: RLMContext.skippedDirectoryNames.contains) {
+            throw APIError(status: .forbidden,
+                           message: "context_paths names \(path), which lies in \(folder), a folder the server never reads (version-control and build folders may hold credentials). Name the project's own files.",
+                           type: "invalid_request_error", code: "context_path_left_out", param: "context_paths")
+        }
         return URL(fileURLWithPath: resolved)
     }
 
     private func contains(_ resolvedPath: String) -> Bool {
-        resolvedPath == url.path || resolvedPath.hasPrefix(url.path == "/" ? "/" : url.path + "/")
+        Self.contains(resolvedPath, root: url.path)
     }
 
-    /// Regular files below `directory`; a link leading out of the root is refused, not followed.
+    private static func contains(_ resolvedPath: String, root: String) -> Bool {
+        resolvedPath == root || resolvedPath.hasPrefix(root == "/" ? "/" : root + "/")
+    }
+
+    /// Regular files below `directory`, found by the walker every directory context uses, so the same folders
+    /// (`.git`, `.hg`, `.svn`, build folders) are left out; a link leading out of the root is refused, not followed.
     private func filesBelow(_ directory: URL) throws(APIError) -> [URL] {
-        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
-        var files: [URL] = []
-        for case let item as URL in walker {
-            guard let resolved = Self.realPath(item.path) else { continue }
-            guard contains(resolved) else {
-                throw APIError(status: .forbidden,
-                               message: "a link under \(directory.lastPathComponent) leads outside the server's files root; the folder is refused.",
-                               type: "invalid_request_error", code: "context_path_outside_root", param: "context_paths")
-            }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), !isDirectory.boolValue {
-                files.append(URL(fileURLWithPath: resolved))
-            }
+        let rootPath = url.path
+        let listing: DirectoryListing
+        do {
+            listing = try DirectoryListing.walk(directory) { Self.contains($0, root: rootPath) }
+        } catch {
+            throw APIError(status: .forbidden, message: "the server cannot list \(directory.lastPathComponent) under its files root (permissions).",
+                           type: "invalid_request_error", code: "context_path_unreadable", param: "context_paths")
         }
-        return files.sorted { $0.path < $1.path }
+        guard listing.linksOutside.isEmpty else {
+            throw APIError(status: .forbidden,
+                           message: "a link under \(directory.lastPathComponent) leads outside the server's files root or into a left-out folder (\(RLMContext.skippedDirectoryNames.sorted().joined(separator: ", "))); the folder is refused.",
+                           type: "invalid_request_error", code: "context_path_outside_root", param: "context_paths")
+        }
+        return listing.files
     }
 
     static func realPath(_ path: String) -> String? {

@@ -36,27 +36,25 @@ struct ResolvedContext: Sendable {
     }
 
     /// One file keeps its own shape (a `.json` file is parsed); folders and several files become
-    /// `{path relative to the root: text}`.
-    static func files(_ urls: [URL], root: URL, single: Bool) throws(APIError) -> ResolvedContext {
-        var hasher = SHA256()
-        hasher.update(data: Data((single ? "file" : "files").utf8))
-        var bytes = 0
-        for url in urls {
-            let relative = String(url.path.dropFirst(root.path.count)).drop { $0 == "/" }
-            hasher.update(data: Data("\u{0}\(relative)\u{0}".utf8))
-            guard let handle = FileHandle(forReadingAtPath: url.path) else {
-                throw APIError(status: .forbidden, message: "the server cannot read \(relative) under its files root (permissions).",
+    /// `{path relative to the root: text}`. The files are read once, into a snapshot that is both hashed and
+    /// loaded, so a file that changes meanwhile can never be cached under another content's key.
+    static func files(_ urls: [URL], root: URL, single: Bool, scratch: URL = FileManager.default.temporaryDirectory) throws(APIError) -> ResolvedContext {
+        let snapshot: ContextSnapshot
+        do {
+            snapshot = single ? try ContextSnapshot.take(file: urls[0], scratch: scratch)
+                              : try ContextSnapshot.take(files: urls, root: root, scratch: scratch)
+        } catch let error as ContextError {
+            if let path = error.unreadablePath {
+                throw APIError(status: .forbidden, message: "the server cannot read \(path) under its files root (permissions).",
                                type: "invalid_request_error", code: "context_path_unreadable", param: "context_paths")
             }
-            defer { try? handle.close() }
-            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                hasher.update(data: chunk)
-                bytes += chunk.count
-            }
+            throw APIError(status: .internalServerError, message: "the server could not read the files: \(error.message)",
+                           type: "server_error", code: "context_snapshot_failed", param: "context_paths")
+        } catch {
+            throw APIError(status: .internalServerError, message: "the server could not read the files: \(error.localizedDescription)",
+                           type: "server_error", code: "context_snapshot_failed", param: "context_paths")
         }
-        let key = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let context: RLMContext = single ? .file(urls[0]) : .files(urls, root: root)
-        return ResolvedContext(context: context, key: key, bytes: bytes)
+        return ResolvedContext(context: .snapshot(snapshot), key: snapshot.digest, bytes: snapshot.contentBytes)
     }
 
     private static func digest(_ kind: String, _ parts: [Data]) -> String {

@@ -24,7 +24,7 @@ struct ContextArgument {
             if isStream(argument) { return try await copyOnce(argument) }
             return ContextArgument(context: .file(url))
         }
-        if argument.contains(where: { "*?[".contains($0) }) {
+        if Glob.isPattern(argument) {
             return ContextArgument(context: try expandGlob(argument))
         }
         throw CLIFailure.configuration("the context path \(argument) does not exist. Pass a file, a directory, a glob (quoted) or - for stdin to --context.")
@@ -88,26 +88,10 @@ struct ContextArgument {
 
     /// The files a shell-style pattern matches, keyed relative to the pattern's fixed leading folder.
     static func expandGlob(_ pattern: String) throws -> RLMContext {
-        var matches = glob_t()
-        defer { globfree(&matches) }
-        let status = glob(pattern, 0, nil, &matches)
-        var urls: [URL] = []
-        if status == 0 {
-            for index in 0..<Int(matches.gl_pathc) {
-                guard let path = matches.gl_pathv[index].map({ String(cString: $0) }) else { continue }
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-                    urls.append(URL(fileURLWithPath: path))
-                }
-            }
-        }
+        let urls = Glob.files(matching: pattern).map { URL(fileURLWithPath: $0) }
         guard !urls.isEmpty else {
             throw CLIFailure.configuration("the context pattern \(pattern) matches no files. Check the pattern (quote it so the shell does not expand it).")
         }
-        let components = pattern.split(separator: "/", omittingEmptySubsequences: false)
-        let fixed = components.prefix { !$0.contains(where: { "*?[".contains($0) }) }
-        let rootPath = fixed.joined(separator: "/")
-        let root = URL(fileURLWithPath: rootPath.isEmpty ? "." : rootPath)
-        return .files(urls, root: root)
+        return .files(urls, root: URL(fileURLWithPath: Glob.fixedFolder(of: pattern)))
     }
 }

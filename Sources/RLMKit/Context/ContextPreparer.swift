@@ -32,8 +32,16 @@ enum ContextPreparer {
                 throw ContextError(message: "the context directory \(root.path) does not exist. Check the path given to --context.")
             }
             let listing = try listTree(under: root)
-            if let manifest = try writeManifest(of: listing, root: root, scratch: scratch) { return manifest }
-            return try writeDictionary(of: listing.files, root: root, scratch: scratch)
+            var prepared = try writeManifest(of: listing, root: root, scratch: scratch)
+                ?? writeDictionary(of: listing.files, root: root, scratch: scratch)
+            if !listing.linksOutside.isEmpty {
+                prepared.notes.append("\(listing.linksOutside.count) link(s) into left-out folders (\(skippedDirectories.sorted().joined(separator: ", "))) left out (for example \(listing.linksOutside.prefix(3).joined(separator: ", ")))")
+            }
+            return prepared
+        case .snapshot(let snapshot):
+            var prepared = snapshot.prepared
+            prepared.snapshot = snapshot
+            return prepared
         case .files(let urls, let root):
             guard !urls.isEmpty else {
                 throw ContextError(message: "no files matched the context pattern. Check the glob given to --context.")
@@ -56,11 +64,18 @@ enum ContextPreparer {
 
     /// Regular files below `root` (sorted, with their sizes), and the folders left out of it.
     static func listTree(under root: URL) throws -> DirectoryListing {
-        try DirectoryListing.walk(root, skipping: skippedDirectories)
+        do {
+            return try DirectoryListing.walk(root, skipping: skippedDirectories)
+        } catch {
+            throw ContextError(message: "the context directory \(root.path) cannot be listed. Check its permissions.")
+        }
     }
 
     /// Streams `{relative path: text}` as JSON into one file, one input file at a time.
-    static func writeDictionary(of files: [URL], root: URL, scratch: URL) throws -> PreparedContext {
+    /// - Parameters:
+    ///   - read: reads one file (its URL and key); nil leaves it out as unreadable. A snapshot hashes here.
+    static func writeDictionary(of files: [URL], root: URL, scratch: URL,
+                                read: (URL, String) throws -> Data? = { url, _ in FileManager.default.contents(atPath: url.path) }) throws -> PreparedContext {
         let output = scratch.appendingPathComponent("context.json")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: output.path) else {
@@ -78,7 +93,7 @@ enum ContextPreparer {
         for url in files {
             let path = url.standardizedFileURL.path
             let key = path.hasPrefix(rootPath + "/") ? String(path.dropFirst(rootPath.count + 1)) : path
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = try read(url, key) else {
                 unreadable.append(key)
                 continue
             }

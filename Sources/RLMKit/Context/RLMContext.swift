@@ -13,6 +13,9 @@ public enum RLMContext: Sendable {
     case files([URL], root: URL)
     /// A JSON document: its parsed value.
     case json(Data)
+    /// Files read once into a private file, as a ``ContextSnapshot`` holds them (its shape is that of `file` or
+    /// `files`), whatever the files on disk have become since.
+    case snapshot(ContextSnapshot)
 }
 
 /// The context written out as a file the REPL driver loads.
@@ -38,12 +41,21 @@ public struct PreparedContext: Sendable {
     public var hiddenPaths: [String] = []
     /// Bytes of input behind the prepared file, when that is more than the file itself (a manifest).
     public var contentBytes: Int?
+    /// The snapshot whose file `path` is, kept alive while this value is: a REPL that restarts loads it again.
+    var snapshot: ContextSnapshot?
 }
 
 /// A context that cannot be used, with what to do about it.
 public struct ContextError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    /// The input file that could not be read, when that is the cause (relative to the context's root).
+    public var unreadablePath: String?
     public var description: String { message }
+
+    public init(message: String, unreadablePath: String? = nil) {
+        self.message = message
+        self.unreadablePath = unreadablePath
+    }
 }
 
 extension RLMContext {
