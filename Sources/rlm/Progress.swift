@@ -68,8 +68,12 @@ final class Progress: Sendable {
         case .finalAnswer:
             write("rlm: answer submitted (\(event.source ?? "FINAL"))\(Self.origin(of: event))")
         case .modelDelta:
-            state.withLock { $0.midReply = true }
-            clearStatus()
+            let starts = state.withLock { tally in
+                defer { tally.midReply = true }
+                return !tally.midReply
+            }
+            // Only before the reply's first piece: clearing the line later would wipe what was echoed of it.
+            if starts { clearStatus() }
             if let text = event.text { Terminal.writeError(text) }
             return
         case .modelResponse:

@@ -35,9 +35,9 @@ struct Trust: ParsableCommand {
         if revoke {
             if store.revoke(path: path) {
                 try store.save()
-                print("\(path) is no longer trusted.")
+                Terminal.output("\(path) is no longer trusted.")
             } else {
-                print("\(path) was not trusted; nothing to revoke (rlm trust --list shows the trusted files).")
+                Terminal.output("\(path) was not trusted; nothing to revoke (rlm trust --list shows the trusted files).")
             }
             return
         }
@@ -54,22 +54,22 @@ struct Trust: ParsableCommand {
         let digest = ContentDigest.sha256Hex(of: data)
         store.trust(path: path, sha256: digest)
         try store.save()
-        print("Trusted \(path) (sha256 \(digest)).")
+        Terminal.output("Trusted \(path) (sha256 \(digest)).")
         let endpoints = config.endpointKeysSet.map { "\($0) = \"\(config.settings[$0] ?? "")\"" }
         if endpoints.isEmpty {
-            print("It sets no endpoint or key variable, so it did not need trust to be used.")
+            Terminal.output("It sets no endpoint or key variable, so it did not need trust to be used.")
         } else {
-            print("It may now set: \(endpoints.joined(separator: ", ")).")
+            Terminal.output("It may now set: \(endpoints.joined(separator: ", ")).")
         }
-        print("If the file changes, it is untrusted again until you run rlm trust once more.")
+        Terminal.output("If the file changes, it is untrusted again until you run rlm trust once more.")
         if URL(fileURLWithPath: path).lastPathComponent != ConfigSources.projectFileName {
-            print("Note: rlm reads only a file named \(ConfigSources.projectFileName) in the working directory; use RLM_CONFIG to name another file (such a file needs no trust).")
+            Terminal.output("Note: rlm reads only a file named \(ConfigSources.projectFileName) in the working directory; use RLM_CONFIG to name another file (such a file needs no trust).")
         }
     }
 
     private func printList(_ store: TrustStore) {
         guard !store.entries.isEmpty else {
-            print("No trusted config files (\(store.url.path)).")
+            Terminal.output("No trusted config files (\(store.url.path)).")
             return
         }
         for entry in store.entries {
@@ -79,7 +79,7 @@ struct Trust: ParsableCommand {
             } else {
                 state = "missing"
             }
-            print("\(entry.path)\t\(state)\ttrusted \(entry.trustedAt)\tsha256 \(entry.sha256)")
+            Terminal.output("\(entry.path)\t\(state)\ttrusted \(entry.trustedAt)\tsha256 \(entry.sha256)")
         }
     }
 }

@@ -30,18 +30,19 @@ import SystemPackage
         let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-fifo-\(UUID().uuidString.prefix(8))")
         #expect(mkfifo(fifo.path, 0o600) == 0)
         defer { try? FileManager.default.removeItem(at: fifo) }
-        // The writer blocks until rlm opens the FIFO, then writes once and closes: a second reader would get nothing.
+        // The writer (a shell of its own, so a broken pipe cannot hurt the tests) blocks until rlm opens the FIFO,
+        // then writes once and closes: a second reader would find nothing.
         let text = Self.text
-        let writer = Task { await offCooperativeThreads { () -> Bool in
-            guard let handle = FileHandle(forWritingAtPath: fifo.path) else { return false }
-            defer { try? handle.close() }
-            return (try? handle.write(contentsOf: Data(text.utf8))) != nil
-        } }
+        let writer = Task {
+            try await Subprocess.run(.path(FilePath("/bin/sh")), arguments: ["-c", #"printf '%s' "$TEXT" > "$FIFO""#],
+                                     environment: .custom(CLI.environment(["TEXT": text, "FIFO": fifo.path])),
+                                     input: .none, output: .discarded, error: .discarded).terminationStatus
+        }
         let run = try await CLI.run(["ask", "What is the pipe code?", "--context", fifo.path, "--sandbox", "strict", "--no-log"],
                                     environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root-model"])
         // Had rlm never opened the FIFO, the writer would wait for ever: a reader of our own lets it finish.
         let release = open(fifo.path, O_RDONLY | O_NONBLOCK)
-        #expect(await writer.value)
+        #expect(try await writer.value == .exited(0))
         if release >= 0 { close(release) }
         #expect(run.exitCode == 0, "stderr: \(run.stderr)")
         #expect(run.stdout == "FIFO-4417 \(text.count)\n", "stdout: \(run.stdout)\nstderr: \(run.stderr)")
