@@ -55,8 +55,8 @@ struct ViewerLiveTests {
         ) { execution -> Void in
             var lines = execution.standardOutput.strings().makeAsyncIterator()
             let url = (try await lines.next() ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(url.hasPrefix("http://127.0.0.1:"), "the live view printed \(url)")
-            let port = Int(url.split(separator: ":").last?.filter(\.isNumber) ?? "") ?? 0
+            #expect(url.hasPrefix("http://127.0.0.1:") && url.contains("?token="), "the live view printed \(url)")
+            let port = URLComponents(string: url)?.port ?? 0
             #expect(await offCooperativeThreads { Self.listensOnLoopbackOnly(port: port) }, "port \(port) listens beyond 127.0.0.1")
 
             async let asked = RecordedRuns.ask("live-run", server: server, extra: ["--max-depth", "2"], log: log)
@@ -103,7 +103,7 @@ struct ViewerLiveTests {
             for try await line in execution.standardError.strings() {
                 guard page == nil, let range = line.firstRange(of: "live view at ") else { continue }
                 let url = String(line[range.upperBound...].prefix { $0 != " " })
-                #expect(url.hasPrefix("http://127.0.0.1:"))
+                #expect(url.hasPrefix("http://127.0.0.1:") && url.contains("?token="), "\(url)")
                 page = try await HeadlessChromium.load(url, budgetMS: 120_000)
             }
             return page
