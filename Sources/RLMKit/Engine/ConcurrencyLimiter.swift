@@ -1,12 +1,9 @@
-import DequeModule
-
 /// Bounds how many sub-calls are in flight at once across a whole run; waiters go first-come, first-served.
 public actor ConcurrencyLimiter {
     public nonisolated let limit: Int
     private var inFlight = 0
-    /// First come, first served; a wide batch queues thousands here, so taking the first must not move the rest.
-    private var waiters: Deque<(id: Int, continuation: CheckedContinuation<Void, any Error>)> = []
-    private var nextWaiterID = 0
+    /// Callers waiting for a slot, first come, first served; a wide batch queues thousands here.
+    private let waiters = WaiterQueue<Void, Void>()
     /// The most that were ever in flight together, for reports and tests.
     public private(set) var peak = 0
 
@@ -26,19 +23,8 @@ public actor ConcurrencyLimiter {
             take()
             return
         }
-        nextWaiterID += 1
-        let id = nextWaiterID
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else {
-                    waiters.append((id, continuation))
-                }
-            }
-        } onCancel: {
-            Task { await self.cancelWaiter(id) }
-        }
+        // A slot freed while waiting is handed straight over: it is already counted in `inFlight`.
+        try await waiters.wait()
     }
 
     private func take() {
@@ -46,19 +32,8 @@ public actor ConcurrencyLimiter {
         peak = max(peak, inFlight)
     }
 
+    /// Hands the slot straight to the next waiter, if one is waiting.
     private func release() {
-        if waiters.isEmpty {
-            inFlight -= 1
-        } else {
-            // Hand the slot straight to the next waiter.
-            let next = waiters.removeFirst()
-            peak = max(peak, inFlight)
-            next.continuation.resume()
-        }
-    }
-
-    private func cancelWaiter(_ id: Int) {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        waiters.remove(at: index).continuation.resume(throwing: CancellationError())
+        if !waiters.resumeFirst() { inFlight -= 1 }
     }
 }
