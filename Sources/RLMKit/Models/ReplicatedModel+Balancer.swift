@@ -31,8 +31,9 @@ extension ReplicatedModel {
 
         private var replicas: [Replica]
         private let rotation: Rotation
-        private var waiters: [(id: Int, tried: Set<Int>, continuation: CheckedContinuation<Int, any Error>)] = []
-        private var nextWaiterID = 0
+        /// Requests waiting for a slot, each noting the replicas it already tried; resumed with the replica taken
+        /// for it.
+        private let waiters = WaiterQueue<Int, Set<Int>>()
 
         init(limits: [Int], rotation: Rotation) {
             self.replicas = limits.map { Replica(limit: $0) }
@@ -48,19 +49,7 @@ extension ReplicatedModel {
             case .none(let reason):
                 throw reason
             case .wait:
-                nextWaiterID += 1
-                let id = nextWaiterID
-                return try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { continuation in
-                        if Task.isCancelled {
-                            continuation.resume(throwing: CancellationError())
-                        } else {
-                            waiters.append((id, tried, continuation))
-                        }
-                    }
-                } onCancel: {
-                    Task { await self.cancelWaiter(id) }
-                }
+                return try await waiters.wait(noting: tried)
             }
         }
 
@@ -89,16 +78,15 @@ extension ReplicatedModel {
 
         /// Hands freed slots to waiters in order of arrival, and fails those no replica is left for.
         private func serveWaiters() {
-            var index = 0
-            while index < waiters.count {
-                switch choose(excluding: waiters[index].tried) {
+            waiters.serveInOrder { tried in
+                switch choose(excluding: tried) {
                 case .replica(let replica):
                     take(replica)
-                    waiters.remove(at: index).continuation.resume(returning: replica)
+                    return .success(replica)
                 case .none(let reason):
-                    waiters.remove(at: index).continuation.resume(throwing: reason)
+                    return .failure(reason)
                 case .wait:
-                    index += 1
+                    return nil
                 }
             }
         }
@@ -139,11 +127,6 @@ extension ReplicatedModel {
             replicas[index].inFlight += 1
             replicas[index].calls += 1
             replicas[index].peak = max(replicas[index].peak, replicas[index].inFlight)
-        }
-
-        private func cancelWaiter(_ id: Int) {
-            guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-            waiters.remove(at: index).continuation.resume(throwing: CancellationError())
         }
     }
 }
