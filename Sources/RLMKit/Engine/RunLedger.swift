@@ -14,8 +14,8 @@ public actor RunLedger {
     private var inFlightByModel: [String: InFlightSpend] = [:]
     private var largestOutput: [String: Int] = [:]
     private var inputScale: [String: Double] = [:]
-    private var settlementWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
-    private var nextWaiterID = 0
+    /// Sub-calls waiting for a call in flight to settle before they try again to fit in the budget.
+    private let settlementWaiters = WaiterQueue<Void, Void>()
     /// A failure that must stop the whole tree (bad key, unknown model), raised from any sub-call.
     private(set) var fatalError: ModelError?
 
@@ -37,7 +37,7 @@ public actor RunLedger {
             let reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16, outputCap: maxOutputTokens)
             if let exceeded = exceeds(reservation) {
                 guard inFlight > 0 else { throw exceeded }
-                try await waitForSettlement()
+                try await settlementWaiters.wait()
                 continue
             }
             subCallCount += 1
@@ -73,9 +73,7 @@ public actor RunLedger {
             let ratio = Double(usage.inputTokens) / Double(max(1, reservation.estimatedInput))
             inputScale[reservation.model] = max(inputScale[reservation.model] ?? 1, ratio)
         }
-        let waiting = settlementWaiters
-        settlementWaiters = [:]
-        waiting.values.forEach { $0.resume() }
+        settlementWaiters.resumeAll()
     }
 
     /// Output tokens reserved for a model before any of its replies has been seen.
@@ -112,22 +110,6 @@ public actor RunLedger {
             return BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent, and this call may cost $%.4f more", totalCost, limit, mine.cost))
         }
         return nil
-    }
-
-    private func waitForSettlement() async throws {
-        nextWaiterID += 1
-        let id = nextWaiterID
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if Task.isCancelled { continuation.resume(throwing: CancellationError()) } else { settlementWaiters[id] = continuation }
-            }
-        } onCancel: {
-            Task { await self.cancelWaiter(id) }
-        }
-    }
-
-    private func cancelWaiter(_ id: Int) {
-        settlementWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
     }
 
     /// Throws when tokens, cost or time are used up.
