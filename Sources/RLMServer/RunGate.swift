@@ -1,4 +1,5 @@
 import Foundation
+import RLMKit
 
 /// Admits at most `limit` runs at once, refuses new ones while the server drains, and can cancel the runs still
 /// going when draining takes too long.
@@ -12,7 +13,7 @@ actor RunGate {
     let limit: Int
     private var running: [UUID: @Sendable () -> Void] = [:]
     private var isDraining = false
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private let idleWaiters = WaiterQueue<Void, Void>()
     private var recentSeconds: [Double] = []
 
     init(limit: Int) { self.limit = max(1, limit) }
@@ -37,10 +38,7 @@ actor RunGate {
         running[id] = nil
         recentSeconds.append(seconds)
         if recentSeconds.count > 20 { recentSeconds.removeFirst() }
-        if running.isEmpty {
-            idleWaiters.forEach { $0.resume() }
-            idleWaiters.removeAll()
-        }
+        if running.isEmpty { idleWaiters.resumeAll() }
     }
 
     /// Seconds a refused client should wait: the mean length of recent runs, within 1–120 s.
@@ -56,9 +54,9 @@ actor RunGate {
     /// Cancels every run still going.
     func cancelAll() { running.values.forEach { $0() } }
 
-    /// Returns once no run is going.
+    /// Returns once no run is going, or as soon as the calling task is cancelled (a drain that timed out).
     func waitUntilIdle() async {
         if running.isEmpty { return }
-        await withCheckedContinuation { idleWaiters.append($0) }
+        try? await idleWaiters.wait()
     }
 }
