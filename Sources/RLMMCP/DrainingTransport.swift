@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import RLMKit
 
 /// A transport that knows which requests still await their response, so the server can answer every request
 /// it received before it stops, even when the client closed its input right after sending them.
@@ -10,7 +11,7 @@ import MCP
 actor DrainingTransport: Transport {
     private let inner: any Transport
     private var pending = Set<String>()
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let waiters = WaiterQueue<Void, Void>()
 
     init(_ inner: any Transport) {
         self.inner = inner
@@ -46,10 +47,11 @@ actor DrainingTransport: Transport {
         return stream
     }
 
-    /// Returns once every request received so far has been answered or cancelled.
+    /// Returns once every request received so far has been answered or cancelled, or as soon as the calling
+    /// task is cancelled.
     func drained() async {
         guard !pending.isEmpty else { return }
-        await withCheckedContinuation { waiters.append($0) }
+        try? await waiters.wait()
     }
 
     // MARK: - Book-keeping
@@ -67,9 +69,7 @@ actor DrainingTransport: Transport {
 
     private func settle(_ keys: [String]) {
         for key in keys { pending.remove(key) }
-        guard pending.isEmpty else { return }
-        for waiter in waiters { waiter.resume() }
-        waiters = []
+        if pending.isEmpty { waiters.resumeAll() }
     }
 
     /// The JSON-RPC messages in one line: one object, or a batch.
