@@ -54,7 +54,7 @@ extension RLMSession {
     /// classes and values that do not pickle (open files, sockets, threads, generators…) are left out and named
     /// in the report. The context is not saved: resume over the same input.
     public func save(to directory: URL) async throws -> RLMSessionSaveReport {
-        await takeTurn()
+        try await takeTurn()
         defer { endTurn() }
         guard !isClosed else { throw RLMSessionError.closed }
         let report = try await transferVariables(.save, file: directory.appendingPathComponent(SavedSession.variablesFileName))
@@ -72,7 +72,7 @@ extension RLMSession {
     /// Restores a session saved with ``save(to:)`` into this one: its variables, questions and conversation
     /// replace what this session had. Values that no longer unpickle are named in the report.
     public func restore(from directory: URL) async throws -> RLMSessionSaveReport {
-        await takeTurn()
+        try await takeTurn()
         defer { endTurn() }
         guard !isClosed else { throw RLMSessionError.closed }
         let file = directory.appendingPathComponent(SavedSession.fileName)

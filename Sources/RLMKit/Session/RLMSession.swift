@@ -7,7 +7,8 @@ import Synchronization
 /// limits and budget, counted per question — but in the session's REPL: the variables the code made for
 /// earlier questions are still there, and the conversation carries over, its older turns condensed. Questions
 /// run one at a time, in the order they were asked. Cancelling the task of a question stops it and kills the
-/// REPL: the session is closed from then on.
+/// REPL: the session is closed from then on. A question cancelled while it still waits for an earlier one only
+/// leaves the queue.
 public actor RLMSession {
     /// The configuration every question runs with.
     public nonisolated let rlm: RLM
@@ -21,8 +22,10 @@ public actor RLMSession {
     var earlier: [(question: String, answer: String)] = []
     private var closed = false
     private var questions = 0
+    /// True while a question has the turn.
     private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Questions waiting for the turn, in the order they were asked.
+    nonisolated let waiting = WaiterQueue<Void, Void>()
 
     /// Starts the REPL and loads `context` into it.
     ///
@@ -40,17 +43,19 @@ public actor RLMSession {
         host.kill()
     }
 
-    /// True once ``close()`` ran or a question was cancelled; every later ``ask(_:onEvent:)`` throws.
+    /// True once ``close()`` ran or a running question was cancelled; every later ``ask(_:onEvent:)`` throws.
     public var isClosed: Bool { closed }
 
     /// Answers `query` about the session's context. `onEvent` sees this question's events as they happen.
     ///
-    /// Throws ``RLMSessionError`` when the session is closed, and otherwise what `RLM.complete` throws.
+    /// Throws ``RLMSessionError`` when the session is closed, `CancellationError` when the task was cancelled
+    /// while the question waited for an earlier one (the session stays open), and otherwise what `RLM.complete`
+    /// throws.
     public func ask(_ query: String, onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
         let host = host
+        try await takeTurn()
+        defer { endTurn() }
         return try await withTaskCancellationHandler {
-            await takeTurn()
-            defer { endTurn() }
             guard !closed, !Task.isCancelled else {
                 await shut()
                 throw RLMSessionError.closed
@@ -109,16 +114,18 @@ public actor RLMSession {
 
     // MARK: One question at a time
 
-    func takeTurn() async {
+    /// Waits for the questions asked earlier; throws `CancellationError`, leaving the queue, if cancelled first.
+    func takeTurn() async throws {
         guard busy else {
             busy = true
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        // The turn is handed straight over: `busy` stays true.
+        try await waiting.wait()
     }
 
     func endTurn() {
-        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        if !waiting.resumeFirst() { busy = false }
     }
 }
 
