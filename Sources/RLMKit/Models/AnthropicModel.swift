@@ -163,6 +163,8 @@ public struct AnthropicModel: LanguageModel {
                 break
             }
         }
+        // The events of a cancelled task just end: what arrived is no whole reply.
+        try Task.checkCancellation()
         return ModelResponse(text: text, finishReason: FinishReason(wireValue: stopReason),
                              usage: reportedUsage ? usage : .estimate(request: request, reply: text), model: served)
     }

@@ -126,6 +126,8 @@ public struct OpenAICompatibleModel: LanguageModel {
                 usage = TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
             }
         }
+        // The events of a cancelled task just end: what arrived is no whole reply.
+        try Task.checkCancellation()
         // Some servers (llama-cpp-python among them) ignore `include_usage` when streaming: estimate then,
         // and say so, rather than count nothing.
         return ModelResponse(text: text, finishReason: FinishReason(wireValue: finish),

@@ -48,51 +48,27 @@ struct OpenReply: Sendable {
     /// Runs `read` on the body, and stops it when the deadline passes (``ModelError/timedOut(endpoint:seconds:provider:)``)
     /// or, given `idleTimeout`, when no bytes came for that long (``ModelError/streamStalled(endpoint:seconds:provider:)``).
     /// `read` calls `progressed` for each piece it gets. Stopping it cancels the read, which closes the connection.
+    ///
+    /// The read runs in a task of its own that the watchdog, a timer on an event loop, cancels when it trips:
+    /// a cancelled timer is gone at once, where a sleeping task's timer would linger until its deadline.
     func reading<T: Sendable>(
         idleTimeout: Duration?,
         _ read: @escaping @Sendable (_ body: HTTPClientResponse.Body, _ progressed: @escaping @Sendable () -> Void) async throws -> T
     ) async throws -> T {
-        let lastPiece = ProgressMark()
-        let (body, deadline, endpoint, timeout) = (response.body, deadline, endpoint, timeout)
+        let watchdog = ReplyWatchdog(deadline: deadline, idleTimeout: idleTimeout, endpoint: endpoint, timeout: timeout)
+        let body = response.body
+        let reader = Task { try await read(body) { watchdog.pieceArrived() } }
+        watchdog.start { reader.cancel() }
+        defer { watchdog.stop() }
         do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await read(body) { lastPiece.touch() } }
-                group.addTask {
-                    try await Self.watch(deadline: deadline, idleTimeout: idleTimeout, lastPiece: lastPiece,
-                                         endpoint: endpoint, timeout: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                // The first child to end decides: the reader with the body, or the watchdog with its error.
-                guard let result = try await group.next() ?? nil else { throw CancellationError() }
-                return result
+            return try await withTaskCancellationHandler {
+                try await reader.value
+            } onCancel: {
+                reader.cancel()
             }
         } catch {
+            if let tripped = watchdog.tripped, !Task.isCancelled { throw tripped }
             throw HTTPTransport.mapTransportError(error, endpoint: endpoint, timeout: timeout)
         }
     }
-
-    /// Sleeps until the deadline or the idle limit is reached, then throws the error that names it; returns
-    /// only by being cancelled.
-    private static func watch(deadline: ContinuousClock.Instant, idleTimeout: Duration?, lastPiece: ProgressMark,
-                              endpoint: String, timeout: Duration) async throws {
-        while true {
-            let idleEnds = idleTimeout.map { lastPiece.instant + $0 }
-            let wake = min(deadline, idleEnds ?? deadline)
-            if ContinuousClock.now >= wake {
-                if let idleTimeout, let idleEnds, idleEnds < deadline {
-                    throw ModelError.streamStalled(endpoint: endpoint, seconds: idleTimeout.seconds)
-                }
-                throw ModelError.timedOut(endpoint: endpoint, seconds: timeout.seconds)
-            }
-            try await Task.sleep(until: wake, clock: .continuous)
-        }
-    }
-}
-
-/// When the last piece of a body arrived.
-final class ProgressMark: Sendable {
-    private let last = Mutex(ContinuousClock.now)
-    func touch() { last.withLock { $0 = .now } }
-    var instant: ContinuousClock.Instant { last.withLock { $0 } }
 }
