@@ -166,6 +166,8 @@ import Darwin
     @Test func variablesThatPickleAndTheHistoryComeBack() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-saved-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
+        // A key of the test's own, not the user's.
+        let key = try SessionSigningKey(bytes: (0..<32).map { UInt8($0) })
         let setup = """
         import json, threading
         counts = {'a': 1, 'b': 2}
@@ -180,7 +182,7 @@ import Darwin
                       repl: REPLConfiguration(cellTimeout: .seconds(60), interruptGrace: .seconds(1)))
         let session = try await RLMSession(rlm: rlm, context: .text("hello"))
         _ = try await session.ask("Set things up")
-        let saved = try await session.save(to: directory)
+        let saved = try await session.save(to: directory, key: key)
         await session.close()
         #expect(saved.variables == ["counts", "words"])
         #expect(saved.skipped["json"]?.contains("module") == true)
@@ -196,7 +198,7 @@ import Darwin
         var again = rlm
         again.rootModel = second
         let resumed = try await RLMSession(rlm: again, context: .text("hello"))
-        let restored = try await resumed.restore(from: directory)
+        let restored = try await resumed.restore(from: directory, key: key)
         #expect(restored.variables == ["counts", "words"])
         #expect(restored.skipped["lock"]?.hasPrefix("not saved") == true)
         #expect(restored.notes.isEmpty)

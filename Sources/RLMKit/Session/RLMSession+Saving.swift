@@ -1,4 +1,10 @@
 import Foundation
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What saving or restoring a session kept, and what it left out and why.
 public struct RLMSessionSaveReport: Sendable, Codable, Equatable {
@@ -49,15 +55,19 @@ struct SavedSession: Codable {
 extension RLMSession {
     // MARK: Save and resume
 
-    /// Saves the session into `directory` (created if needed): `session.json` holds the questions, their
-    /// answers and the conversation; `variables.pickle` the code's variables that pickle. Modules, functions,
-    /// classes and values that do not pickle (open files, sockets, threads, generators…) are left out and named
-    /// in the report. The context is not saved: resume over the same input.
-    public func save(to directory: URL) async throws -> RLMSessionSaveReport {
+    /// Saves the session into `directory` (created 0700 if needed; files 0600): `session.json` holds the
+    /// questions, their answers and the conversation; `variables.pickle` the code's variables that pickle;
+    /// `signature.json` an HMAC-SHA256 of both under `key`, which ``restore(from:key:)`` checks. Modules,
+    /// functions, classes and values that do not pickle (open files, sockets, threads, generators…) are left out
+    /// and named in the report. The context is not saved: resume over the same input.
+    /// - Parameters:
+    ///   - directory: the session folder.
+    ///   - key: signs the files; the user's own key (made on first use) unless another is given.
+    public func save(to directory: URL, key: SessionSigningKey = .userDefault) async throws -> RLMSessionSaveReport {
         try await takeTurn()
         defer { endTurn() }
         guard !isClosed else { throw RLMSessionError.closed }
-        let report = try await transferVariables(.save, file: directory.appendingPathComponent(SavedSession.variablesFileName))
+        let report = try await transferVariables(.save)
         let history = conversation
         let saved = SavedSession(rlmkitVersion: RLMKitVersion.string, context: contextDescription,
                                  exchanges: earlier.map { .init(question: $0.question, answer: $0.answer) },
@@ -65,27 +75,41 @@ extension RLMSession {
                                  variables: report.done, skipped: report.skipped)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        try encoder.encode(saved).write(to: directory.appendingPathComponent(SavedSession.fileName), options: .atomic)
+        let files = [SavedSession.fileName: try encoder.encode(saved), SavedSession.variablesFileName: report.pickles]
+        try await NIOThreadPool.singleton.runIfActive {
+            let signature = SessionSignature.sign(files, with: try key.load())
+            try Self.write(files.merging([SessionSignature.fileName: try encoder.encode(signature)]) { $1 }, into: directory)
+        }
         return RLMSessionSaveReport(variables: report.done, skipped: report.skipped, questions: earlier.count, notes: [])
     }
 
-    /// Restores a session saved with ``save(to:)`` into this one: its variables, questions and conversation
+    /// Restores a session saved with ``save(to:key:)`` into this one: its variables, questions and conversation
     /// replace what this session had. Values that no longer unpickle are named in the report.
-    public func restore(from directory: URL) async throws -> RLMSessionSaveReport {
+    ///
+    /// The files are checked against `signature.json` under `key` before anything is sent to the REPL: a folder
+    /// that is unsigned, signed with another key or changed since is refused with an error naming the file,
+    /// and nothing in it is unpickled.
+    /// - Parameters:
+    ///   - directory: the session folder.
+    ///   - key: the key the session was saved with; the user's own key unless another is given.
+    public func restore(from directory: URL, key: SessionSigningKey = .userDefault) async throws -> RLMSessionSaveReport {
         try await takeTurn()
         defer { endTurn() }
         guard !isClosed else { throw RLMSessionError.closed }
-        let file = directory.appendingPathComponent(SavedSession.fileName)
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw RLMSessionError(message: "no saved session at \(directory.path) (\(SavedSession.fileName) is missing or unreadable). Pass the directory given to save.")
+        // Read once and checked: the bytes that pass the check are the ones decoded and unpickled.
+        let files = try await NIOThreadPool.singleton.runIfActive { () throws -> [String: Data] in
+            let files = try Self.read([SavedSession.fileName, SavedSession.variablesFileName], from: directory)
+            try SessionSignature.verify(files, in: directory, with: try key.load(), named: key.summary)
+            return files
         }
+        let file = directory.appendingPathComponent(SavedSession.fileName)
         let saved: SavedSession
         do {
-            saved = try JSONDecoder().decode(SavedSession.self, from: data)
+            saved = try JSONDecoder().decode(SavedSession.self, from: files[SavedSession.fileName] ?? Data())
         } catch {
             throw RLMSessionError(message: "\(file.path) is not a saved session (\(error)). Pass the directory given to save.")
         }
-        let report = try await transferVariables(.load, file: directory.appendingPathComponent(SavedSession.variablesFileName))
+        let report = try await transferVariables(.load(files[SavedSession.variablesFileName] ?? Data()))
         earlier = saved.exchanges.map { ($0.question, $0.answer) }
         conversation = saved.messages.isEmpty ? nil : Conversation(messages: saved.messages, fullHistory: saved.fullHistory)
         var notes: [String] = []
@@ -97,7 +121,56 @@ extension RLMSession {
         return RLMSessionSaveReport(variables: report.done, skipped: skipped, questions: earlier.count, notes: notes)
     }
 
-    private enum Transfer { case save, load }
+    // MARK: Files
+
+    /// Writes each file 0600 into `directory` (made 0700 when it does not exist), the signature last; each
+    /// through a private temporary file renamed into place, so no file is ever half-written or readable by others.
+    private static func write(_ files: [String: Data], into directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let names = files.keys.filter { $0 != SessionSignature.fileName }.sorted() + [SessionSignature.fileName]
+        for name in names {
+            guard let data = files[name] else { continue }
+            let url = directory.appendingPathComponent(name)
+            let temporary = directory.appendingPathComponent(".\(name).\(UUID().uuidString.prefix(8))")
+            let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw RLMSessionError(message: "cannot write \(url.path) (\(String(cString: strerror(errno)))). Save to a folder you can write to.")
+            }
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            do {
+                try handle.write(contentsOf: data)
+                try handle.close()
+                guard rename(temporary.path, url.path) == 0 else {
+                    throw RLMSessionError(message: "cannot write \(url.path) (\(String(cString: strerror(errno)))). Save to a folder you can write to.")
+                }
+            } catch {
+                unlink(temporary.path)
+                throw error
+            }
+        }
+    }
+
+    private static func read(_ names: [String], from directory: URL) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for name in names {
+            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else {
+                if name == SavedSession.fileName {
+                    throw RLMSessionError(message: "no saved session at \(directory.path) (\(name) is missing or unreadable). Pass the directory given to save.")
+                }
+                throw RLMSessionError(message: "the saved variables \(directory.appendingPathComponent(name).path) are missing or unreadable. Pass the directory given to save.")
+            }
+            files[name] = data
+        }
+        return files
+    }
+
+    // MARK: Variables
+
+    private enum Transfer {
+        case save
+        /// The pickles to load, already checked against the signature.
+        case load(Data)
+    }
 
     /// The driver's report on saving or loading the variables.
     private struct TransferReport: Decodable {
@@ -105,32 +178,33 @@ extension RLMSession {
         var skipped: [String: String]
         /// Base64 of the pickles (saving only).
         var data: String?
+        /// The pickles, decoded (saving only).
+        var pickles = Data()
+
+        enum CodingKeys: String, CodingKey { case done, skipped, data }
     }
 
-    /// Has the driver pickle the variables into `file`, or restore them from it. The pickles travel over the
-    /// REPL's socket, since the sandbox's scratch folder may be a private file system.
-    private func transferVariables(_ transfer: Transfer, file: URL) async throws -> TransferReport {
-        let manager = FileManager.default
+    /// Has the driver pickle the variables, or restore them from `pickles`. The pickles travel over the REPL's
+    /// socket, since the sandbox's scratch folder may be a private file system.
+    private func transferVariables(_ transfer: Transfer) async throws -> TransferReport {
         var payload = ""
-        if transfer == .load {
-            guard let data = manager.contents(atPath: file.path) else {
-                throw RLMSessionError(message: "the saved variables \(file.path) are missing or unreadable. Pass the directory given to save.")
-            }
-            payload = data.base64EncodedString()
+        var saving = true
+        if case .load(let pickles) = transfer {
+            payload = pickles.base64EncodedString()
+            saving = false
         }
-        let outcome = try await host.repl.runHostCommand { [payload] id in
-            transfer == .save ? .saveVariables(id: id) : .loadVariables(id: id, data: payload)
+        let outcome = try await host.repl.runHostCommand { [payload, saving] id in
+            saving ? .saveVariables(id: id) : .loadVariables(id: id, data: payload)
         }
-        guard !outcome.failed, let report = try? JSONDecoder().decode(TransferReport.self, from: Data(outcome.stdout.utf8)) else {
+        guard !outcome.failed, var report = try? JSONDecoder().decode(TransferReport.self, from: Data(outcome.stdout.utf8)) else {
             let cause = outcome.stderr.isEmpty ? (outcome.deathReason ?? "no report") : outcome.stderr
-            throw RLMSessionError(message: "the REPL could not \(transfer == .save ? "save" : "load") the variables: \(cause)")
+            throw RLMSessionError(message: "the REPL could not \(saving ? "save" : "load") the variables: \(cause)")
         }
-        if transfer == .save {
+        if saving {
             guard let data = report.data.flatMap({ Data(base64Encoded: $0) }) else {
                 throw RLMSessionError(message: "the REPL sent no readable pickles")
             }
-            try manager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: file, options: .atomic)
+            report.pickles = data
         }
         return report
     }
