@@ -16,7 +16,9 @@ struct Serve: AsyncParsableCommand {
             The question is the last user message; the context is the rest of the conversation, or the extension \
             field `context`, or files under --files-root named in `context_paths`. Endpoints, keys and limits are \
             found as for `rlm ask`. SIGTERM or Ctrl-C drains: new requests get 503, running ones may finish within \
-            --drain-timeout, then they are cancelled. See docs/server.md.
+            --drain-timeout, then they are cancelled. Requests must name the loopback in Host (127.0.0.1, localhost, \
+            [::1]) and come from no other web site, unless --allowed-host and --cors-origin say otherwise; a POST must \
+            be application/json. See docs/server.md.
             """
     )
 

@@ -12,9 +12,9 @@ struct View: AsyncParsableCommand {
             rlm view LOG [-o out.html]     one page with CSS, script and events inline: no network, opens from disk.
             rlm view A.jsonl B.jsonl        two runs side by side (answers, turns, sub-calls, tokens, cost, time).
             rlm view --live LOG             serves the page on 127.0.0.1 and follows the log while it is written.
-            The live URL carries a random token (?token=...): only who has the URL sees the log. Requests that name
-            another host than the loopback, or come from another web site, are refused (see --allowed-host and
-            --cors-origin).
+            The live URL carries a random token (?token=...): only whoever has the URL sees the log. Requests that \
+            name another host than the loopback, or come from another web site, are refused (see --allowed-host \
+            and --cors-origin).
             The log format is described in docs/trajectory.md.
             """
     )
