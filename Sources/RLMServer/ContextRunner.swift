@@ -49,6 +49,11 @@ struct ContextRunner: Sendable {
             let (session, loadSeconds, cached) = try await load(context, reusable: reusable)
             do {
                 let result = try await session.ask(query, onEvent: onEvent)
+                // A cancelled run hands back its partial answer, and its REPL is gone: nothing is kept for it.
+                guard !Task.isCancelled else {
+                    await session.close()
+                    return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: nil)
+                }
                 if reusable && !cached { await cache.refill(context, load: makeSession) }
                 let id = await sessions.keep(session, owner: owner, bytes: context.bytes)
                 return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: id)
