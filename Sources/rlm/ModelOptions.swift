@@ -28,9 +28,9 @@ struct ModelOptions: ParsableArguments {
     var subWindow: Int?
     @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: known models' windows, else 32K).")
     var modelWindow: Int?
-    @Option(help: "Seconds one model request may take, its whole reply included (a streamed one to its end), before it is retried. A server that stalls midway is retried when it runs out.")
+    @Option(help: "Seconds one model request may take, its whole reply included (a streamed one to its end); a request that runs out, one stalled midway too, is retried.")
     var requestTimeout: Double = 600
-    @Option(help: "Seconds a streamed reply may send nothing before it counts as stalled and is retried.")
+    @Option(help: "Seconds a streamed reply may send nothing before it counts as stalled and is retried (within --request-timeout).")
     var streamIdleTimeout: Double = 120
     @Option(help: "Attempts per model request on rate limits, server errors and timeouts.")
     var maxRetries = 5

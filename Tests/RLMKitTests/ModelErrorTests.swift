@@ -62,6 +62,7 @@ import Testing
             .serverError(endpoint: endpoint, status: 500, detail: "boom"),
             .malformedResponse(endpoint: endpoint, detail: "it starts: <html>"),
             .timedOut(endpoint: endpoint, seconds: 600),
+            .streamStalled(endpoint: endpoint, seconds: 120),
         ]
         for error in errors {
             let anthropic = error.attributed(to: .anthropic).description
