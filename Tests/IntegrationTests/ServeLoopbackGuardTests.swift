@@ -186,6 +186,23 @@ import Testing
             #expect(run.stderr.contains("--auth-token-env") && run.stderr.contains("--no-auth"), "\(run.stderr)")
             #expect(!run.stderr.contains("listening on"), "\(run.stderr)")
         }
+        // --no-auth starts with a warning. The port is held by a socket bound to every interface that never listens,
+        // so the server cannot bind it: nothing is ever reachable beyond the loopback.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = INADDR_ANY
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound, "cannot reserve a port")
+        let heldPort = Int(UInt16(bigEndian: address.sin_port))
+        let unauthenticated = try await CLI.run(["serve", "--host", "0.0.0.0", "--port", String(heldPort), "--no-auth", "--no-log", "--sandbox", "basic"],
+                                                environment: environment)
+        #expect(unauthenticated.stderr.contains("warning: listening on 0.0.0.0 with --no-auth"), "\(unauthenticated.stderr)")
+        #expect(unauthenticated.exitCode == 1 && !unauthenticated.stderr.contains("listening on http"), "\(unauthenticated.stderr)")
         let contradictory = try await CLI.run(["serve", "--no-auth", "--auth-token-env", "X"], environment: environment)
         #expect(contradictory.exitCode != 0 && contradictory.stderr.contains("--no-auth"), "\(contradictory.stderr)")
         let badOrigin = try await CLI.run(["serve", "--cors-origin", "http://localhost:3000/app"], environment: environment)
