@@ -95,6 +95,32 @@ import SystemPackage
         }
     }
 
+    @Test func chatSavesItsSessionIntoPrivateFolders() async throws {
+        let server = try await Self.answeringModel()
+        defer { Task { await server.shutdown() } }
+        let file = try TemporaryFile(named: "input.txt", contents: "some input")
+        try await Self.withFolder { folder in
+            let saved = folder.appendingPathComponent("saved/deeper/session")
+            let result = try await Subprocess.run(
+                .path(FilePath("/bin/sh")), arguments: Arguments(["-c", "umask 022; exec \"$0\" \"$@\"", CLI.binary,
+                                                                  "chat", "--context", file.path, "--no-log"]),
+                environment: .custom(CLI.environment(["XDG_CONFIG_HOME": folder.appendingPathComponent("config").path,
+                                                      "RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root-model"])),
+                input: .string("q\n/save \(saved.path)\n/quit\n"), output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+            #expect(result.terminationStatus == .exited(0), "stderr: \(result.standardError)")
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: saved.path)) ?? []
+            #expect(files.contains("session.json") && files.contains("variables.pickle"), "\(files)\nstderr: \(result.standardError)")
+            for name in files {
+                #expect(Self.mode(saved.appendingPathComponent(name).path) == 0o600, "\(name) is \(String(Self.mode(saved.appendingPathComponent(name).path), radix: 8))")
+            }
+            var directory = saved
+            while directory.path != folder.path {
+                #expect(Self.mode(directory.path) == 0o700, "\(directory.path) is \(String(Self.mode(directory.path), radix: 8))")
+                directory.deleteLastPathComponent()
+            }
+        }
+    }
+
     @Test func serveWritesPrivateLogsInANewFolder() async throws {
         let server = try await Self.answeringModel()
         defer { Task { await server.shutdown() } }
