@@ -62,7 +62,7 @@ struct View: AsyncParsableCommand {
         } catch let error as ViewerError {
             throw CLIFailure.configuration(error.description)
         }
-        for note in files.flatMap(\.notes) { FileHandle.standardError.write(Data("rlm: note: \(note)\n".utf8)) }
+        for note in files.flatMap(\.notes) { Terminal.error("rlm: note: \(note)") }
         let page = try ViewerPage.html(runs: files)
         let target = output ?? Self.defaultOutput(for: logs)
         do {
@@ -70,14 +70,14 @@ struct View: AsyncParsableCommand {
         } catch {
             throw CLIFailure.run("cannot write \(target) (\(error.localizedDescription)). Choose another path with -o.")
         }
-        print(target)
+        Terminal.output(target)
         if open { BrowserOpener.open(URL(fileURLWithPath: target).absoluteString) }
     }
 
     private func serve() async throws {
         let path = logs[0]
         if !FileManager.default.fileExists(atPath: path) {
-            FileHandle.standardError.write(Data("rlm: note: \(path) does not exist yet; the page waits for it.\n".utf8))
+            Terminal.error("rlm: note: \(path) does not exist yet; the page waits for it.")
         }
         let server: LiveViewServer
         do {
@@ -87,7 +87,7 @@ struct View: AsyncParsableCommand {
         }
         // The URL goes to stdout at once (scripts read it); the rest of the talk to stderr.
         FileHandle.standardOutput.write(Data("\(server.url)\n".utf8))
-        FileHandle.standardError.write(Data("rlm: live view of \(path) at \(server.url) (loopback only; Ctrl-C to stop)\n".utf8))
+        Terminal.error("rlm: live view of \(path) at \(server.url) (loopback only; Ctrl-C to stop)")
         if open { BrowserOpener.open(server.url) }
         try await server.wait()
     }
