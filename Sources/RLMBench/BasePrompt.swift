@@ -1,4 +1,5 @@
 import Foundation
+import RLMKit
 
 /// The base model's prompt: the question, then the input itself, cut to the window with a note of the cut.
 public enum BasePrompt {
@@ -38,18 +39,13 @@ public enum BasePrompt {
         }
     }
 
-    /// The text files under `root` as (relative path, text), sorted by path; binary files are left out.
+    /// The text files under `root` as (relative path, text), sorted by path, found by the walker a directory
+    /// context uses (so the same folders are left out); binary files are left out.
     static func folderTexts(_ root: URL) -> [(String, String)] {
-        let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
-        var files: [(String, String)] = []
-        let prefix = root.standardizedFileURL.path + "/"
-        while let url = walker?.nextObject() as? URL {
-            if [".git", ".build", "node_modules"].contains(url.lastPathComponent) { walker?.skipDescendants(); continue }
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true,
-                  let data = FileManager.default.contents(atPath: url.path), !data.prefix(8192).contains(0) else { continue }
-            let path = url.standardizedFileURL.path
-            files.append((path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path, String(decoding: data, as: UTF8.self)))
+        guard let listing = try? DirectoryListing.walk(root) else { return [] }
+        return zip(listing.relativePaths, listing.relativePaths.map { listing.root + "/" + $0 }).compactMap { key, path in
+            guard let data = FileManager.default.contents(atPath: path), !data.prefix(8192).contains(0) else { return nil }
+            return (key, String(decoding: data, as: UTF8.self))
         }
-        return files.sorted { $0.0 < $1.0 }
     }
 }

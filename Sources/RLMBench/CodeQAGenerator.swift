@@ -1,4 +1,5 @@
 import Foundation
+import RLMKit
 
 /// `codeqa`: multiple-choice questions with known answers over a generated source tree written to disk, or over a
 /// real repository with a question file. Scored by the chosen letter.
@@ -105,15 +106,8 @@ public enum CodeQAGenerator {
         return tasks
     }
 
-    /// The size of the regular files under `root`, in tokens (about 4 bytes each).
+    /// The size of the files a directory context over `root` loads, in tokens (about 4 bytes each).
     static func repositoryTokens(_ root: URL) -> Int {
-        var bytes = 0
-        let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey])
-        while let url = walker?.nextObject() as? URL {
-            if [".git", ".build", "node_modules"].contains(url.lastPathComponent) { walker?.skipDescendants(); continue }
-            let values = try? url.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
-            if values?.isRegularFile == true { bytes += values?.fileSize ?? 0 }
-        }
-        return max(1, bytes / benchCharsPerToken)
+        max(1, ((try? DirectoryListing.walk(root))?.totalBytes ?? 0) / benchCharsPerToken)
     }
 }

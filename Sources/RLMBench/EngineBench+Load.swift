@@ -1,5 +1,6 @@
 import Foundation
 import ModelSimulator
+import RLMKit
 import Subprocess
 #if canImport(System)
 import System
@@ -146,19 +147,10 @@ extension EngineBench {
         return root
     }
 
+    /// The files and bytes a directory context over `root` loads (the same walker, so the same folders left out).
     static func treeSize(_ root: URL) -> (files: Int, bytes: Int) {
-        var (count, bytes) = (0, 0)
-        let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey])
-        while let url = walker?.nextObject() as? URL {
-            // The folders a directory context leaves out are left out of its size too.
-            if [".git", ".hg", ".svn", ".build", "node_modules", "__pycache__", ".venv"].contains(url.lastPathComponent) {
-                walker?.skipDescendants()
-                continue
-            }
-            let values = try? url.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
-            if values?.isRegularFile == true { count += 1; bytes += values?.fileSize ?? 0 }
-        }
-        return (count, bytes)
+        guard let listing = try? DirectoryListing.walk(root) else { return (0, 0) }
+        return (listing.relativePaths.count, listing.totalBytes)
     }
 
     func fileBytes(_ url: URL) -> Int { (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0 }
