@@ -53,7 +53,7 @@ struct BenchSuiteRun {
             sub = OpenAICompatibleModel(name: BenchSimulatedModel.subName, baseURL: server.baseURL)
         } else {
             let (resolvedRoot, resolvedSub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
-            for notice in notices where !options.quiet { FileHandle.standardError.write(Data("rlm: \(notice)\n".utf8)) }
+            for notice in notices where !options.quiet { Terminal.error("rlm: \(notice)") }
             root = resolvedRoot.makeModel(models)
             sub = resolvedSub?.makeModel(models)
         }
