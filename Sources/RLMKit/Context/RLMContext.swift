@@ -59,7 +59,7 @@ public struct ContextError: Error, CustomStringConvertible, Sendable {
 }
 
 extension RLMContext {
-    /// Folder names a directory context leaves out (version-control and build internals), for front ends that
-    /// list a directory's files themselves.
+    /// Folder names a directory context leaves out (version-control and build internals); ``DirectoryListing``
+    /// leaves them out wherever a folder is walked.
     public static var skippedDirectoryNames: Set<String> { ContextPreparer.skippedDirectories }
 }
