@@ -21,3 +21,12 @@ public struct CellOutcome: Sendable {
     public var restoredNames: [String]
     public var seconds: Double
 }
+
+extension CellOutcome {
+    /// The outcome of a cell whose interpreter died or was stopped before it answered.
+    static func lost(reason: String, restarted: Bool) -> CellOutcome {
+        CellOutcome(stdout: "", stderr: "", stdoutTotal: 0, stderrTotal: 0, failed: true, errorType: nil,
+                    timedOut: false, interpreterRestarted: restarted, deathReason: reason,
+                    final: nil, finalSource: nil, restoredNames: [], seconds: 0)
+    }
+}

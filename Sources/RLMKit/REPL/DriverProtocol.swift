@@ -119,8 +119,12 @@ struct DriverMessage: Decodable, Sendable {
     var restored: [String]?
     var seconds: Double?
     var peakRSSKilobytes: Int?
+    // part: a piece of a long message, base64, and whether it is the last
+    var data: String?
+    var last: Bool?
 
     enum CodingKeys: String, CodingKey {
+        case data, last
         case type, id, token, message, pid, python, description, kind, prompts, contexts, model, cell, ids, name, arguments
         case errorType = "error_type"
         case stdout, stderr, error, interrupted, final, restored, seconds

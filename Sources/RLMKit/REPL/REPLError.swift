@@ -1,10 +1,12 @@
 /// Failures of the REPL process that end a run.
-public enum REPLError: Error, CustomStringConvertible, Sendable {
+public enum REPLError: Error, CustomStringConvertible, Sendable, Equatable {
     case driverMissing
     case contextUnloadable(String)
     case startFailed(String)
     case tooManyRestarts(Int, String)
     case closed
+    /// ``REPLSession/execute(_:)`` was called while another cell of the same session was running.
+    case busy
 
     public var description: String {
         switch self {
@@ -18,6 +20,9 @@ public enum REPLError: Error, CustomStringConvertible, Sendable {
             return "the Python interpreter died \(count) times in this run (last: \(last)); giving up."
         case .closed:
             return "the REPL session has already been shut down."
+        case .busy:
+            return "a cell is already running in this REPL session; execute is not reentrant: await the running "
+                + "cell before sending the next, or give each concurrent task its own session."
         }
     }
 }

@@ -17,16 +17,17 @@ extension REPLSession {
                         for await buffer in queue { try await outbound.write(buffer) }
                     }
                     defer { queued.finish() }
+                    var assembler = DriverMessageAssembler()
                     for try await line in inbound {
-                        let data = Data(line.readableBytesView)
-                        if let message = try? JSONDecoder().decode(DriverMessage.self, from: data) {
-                            await self.handle(message, token: token, from: connection.channel)
-                        } else {
-                            await self.handleUndecodable(data)
+                        guard let (message, bytes) = try assembler.message(from: line) else { continue }
+                        if let problem = await self.handle(message, bytes: bytes, token: token, from: connection.channel) {
+                            throw DriverProtocolViolation(reason: problem)
                         }
                     }
                 }
             }
+        } catch let violation as DriverProtocolViolation {
+            return .protocolViolation(violation.reason)
         } catch {}
         return .channelClosed
     }
@@ -34,35 +35,36 @@ extension REPLSession {
     private func attach(connection: any Channel, outgoing: AsyncStream<ByteBuffer>.Continuation) {
         self.connection = connection
         self.outgoing = outgoing
-        if shuttingDown { connection.close(promise: nil) }
+        if machine.isStopping { connection.close(promise: nil) }
     }
 
     /// `channel` is the connection the message came on: requests still buffered from an interpreter that has
     /// died are dropped, since its sub-calls were cancelled with it and nobody waits for their answers.
-    func handle(_ message: DriverMessage, token: String, from channel: any Channel) {
+    /// Returns how the message breaks the protocol, if it does: its peer is then killed as hostile.
+    func handle(_ message: DriverMessage, bytes: Int = 0, token: String, from channel: any Channel) -> String? {
         if let kilobytes = message.peakRSSKilobytes { peakRSSBytes = max(peakRSSBytes, kilobytes * 1024) }
         let fromCurrentIncarnation = connection.map { $0 === channel } ?? false
         switch message.type {
-        case "llm_request":
-            guard fromCurrentIncarnation else { return }
-            startSubCall(message)
-        case "tool_call":
-            guard fromCurrentIncarnation else { return }
-            startToolCall(message)
+        case "llm_request", "tool_call":
+            guard fromCurrentIncarnation else { return nil }
+            if let flood = admitRequest(bytes: bytes) { return flood }
+            if message.type == "llm_request" { startSubCall(message, bytes: bytes) } else { startToolCall(message, bytes: bytes) }
         case "cancel":
             cancelSubCalls(message.ids ?? [])
         case "ready":
-            guard message.token == token else { return }
+            guard message.token == token else { return nil }
             if contextDescription == nil {
                 contextDescription = message.description
                 contextLoadSeconds = message.loadSeconds ?? 0
             }
-            becomeReady()
+            if case .resumeReadyWaiters = machine.driverReady() { resumeReadyWaiters() }
         case "fatal":
-            guard message.token == token else { return }
-            fail(REPLError.contextUnloadable(message.message ?? "unknown reason"))
+            guard message.token == token else { return nil }
+            let failure = machine.startFailed(.contextUnloadable(message.message ?? "unknown reason"))
+            finishPendingCell(failure.cell, deathReason: failure.error.description, restarted: false)
+            resumeReadyWaiters(throwing: failure.error)
         case "exec_result":
-            guard let id = message.id, let pending = pendingCell, pending.id == id else { return }
+            guard let id = message.id, let pending = pendingCell, pending.id == id, machine.cellFinished(id) else { return nil }
             pendingCell = nil
             let stdout = message.stdout ?? CapturedText(head: "", tail: "", total: 0)
             let stderr = message.stderr ?? CapturedText(head: "", tail: "", total: 0)
@@ -74,40 +76,31 @@ extension REPLSession {
                 final: message.final, finalSource: message.finalSource,
                 restoredNames: message.restored ?? [], seconds: message.seconds ?? 0))
         default:
-            break
+            return "a message of unknown type \(OutputTruncation.clip(message.type, limit: 40))"
         }
+        return nil
     }
 
-    /// A line from the driver that does not decode fails whatever waits on it: the sub-call it asks for, or the
-    /// running cell. It is never dropped in silence.
-    func handleUndecodable(_ line: Data) {
-        let text = String(decoding: line.prefix(4_096), as: UTF8.self)
-        let type = text.firstMatch(of: /"type"\s*:\s*"([a-z_]+)"/).map { String($0.1) }
-        let id = text.firstMatch(of: /"id"\s*:\s*([0-9]+)/).flatMap { Int($0.1) }
-        let problem = "a message from the REPL could not be decoded (\(OutputTruncation.clip(text, limit: 200)))"
-        switch (type, id) {
-        case ("llm_request", let id?):
-            send(.llmError(id: id, message: problem))
-        case ("tool_call", let id?):
-            send(.toolError(id: id, message: problem))
-        case ("exec_result", let id?) where pendingCell?.id == id:
-            let pending = pendingCell!
-            pendingCell = nil
-            pending.continuation.resume(returning: CellOutcome(
-                stdout: "", stderr: "[\(problem)]", stdoutTotal: 0, stderrTotal: problem.count + 2, failed: true,
-                errorType: "ProtocolError", timedOut: false, interpreterRestarted: false, deathReason: nil,
-                final: nil, finalSource: nil, restoredNames: [], seconds: 0))
-        default:
-            if case .starting = state { fail(REPLError.startFailed(problem)) }
+    /// Bytes of the requests in flight.
+    private var outstandingRequestBytes: Int { subCallTasks.values.reduce(0) { $0 + $1.bytes } }
+
+    /// A flood: more requests, or more bytes of them, waiting at once than any code needs.
+    private func admitRequest(bytes: Int) -> String? {
+        if subCallTasks.count >= DriverChannelLimits.maxOutstandingRequests {
+            return "a flood of more than \(DriverChannelLimits.maxOutstandingRequests) sub-call requests at once"
         }
+        if outstandingRequestBytes + bytes > DriverChannelLimits.maxOutstandingRequestBytes {
+            return "a flood of sub-call requests holding more than \(DriverChannelLimits.maxOutstandingRequestBytes >> 20) MiB at once"
+        }
+        return nil
     }
 
     // MARK: Sub-calls
 
     /// Runs the sub-calls of one request as a task of its own, unless its cell is gone or was interrupted.
-    private func startSubCall(_ message: DriverMessage) {
+    private func startSubCall(_ message: DriverMessage, bytes: Int) {
         guard let id = message.id, let prompts = message.prompts else { return }
-        if let cell = message.cell, cell == refusedCell || pendingCell?.id != cell {
+        if let cell = message.cell, cell == machine.refusedCell || machine.currentCell != cell {
             let reason = "Error: cancelled: the cell that made this sub-call is no longer running"
             send(.llmResult(id: id, results: Array(repeating: reason, count: prompts.count)))
             return
@@ -116,30 +109,30 @@ extension REPLSession {
                                      prompts: prompts, contexts: message.contexts, model: message.model)
         let handler = subCalls
         cellClock.subCallStarted(at: .now)
-        subCallTasks[id] = Task {
+        subCallTasks[id] = (Task {
             let results = await handler(request)
             self.finishSubCall(id: id, prompts: prompts.count, results: results)
-        }
+        }, bytes)
     }
 
     /// Runs one host tool call as a task of its own, tracked and cancelled like a sub-call.
-    private func startToolCall(_ message: DriverMessage) {
+    private func startToolCall(_ message: DriverMessage, bytes: Int) {
         guard let id = message.id else { return }
         guard let name = message.name else {
             send(.toolError(id: id, message: "a tool call without a tool name"))
             return
         }
-        if let cell = message.cell, cell == refusedCell || pendingCell?.id != cell {
+        if let cell = message.cell, cell == machine.refusedCell || machine.currentCell != cell {
             send(.toolError(id: id, message: "cancelled: the cell that made this tool call is no longer running"))
             return
         }
         let handler = tools.handler
         let call = REPLTools.Call(name: name, arguments: message.arguments ?? .null)
         cellClock.subCallStarted(at: .now)
-        subCallTasks[id] = Task {
+        subCallTasks[id] = (Task {
             let result = await handler(call)
             self.finishToolCall(id: id, result: result)
-        }
+        }, bytes)
     }
 
     private func finishToolCall(id: Int, result: Result<JSONValue, ToolFailure>) {
@@ -167,8 +160,8 @@ extension REPLSession {
     func cancelSubCalls(_ ids: [Int]? = nil) {
         let chosen = ids ?? Array(subCallTasks.keys)
         for id in chosen {
-            guard let task = subCallTasks.removeValue(forKey: id) else { continue }
-            task.cancel()
+            guard let request = subCallTasks.removeValue(forKey: id) else { continue }
+            request.task.cancel()
             cellClock.subCallEnded(at: .now)
         }
     }

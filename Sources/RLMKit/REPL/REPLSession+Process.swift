@@ -15,19 +15,16 @@ import Darwin
 
 /// The interpreter process: one incarnation at a time, started in its sandbox with a bootstrap line on stdin.
 extension REPLSession {
-    enum IncarnationEnd: Sendable {
-        case startFailure(any Error)
-        case died(String)
-    }
+    typealias IncarnationEnd = StateMachine.IncarnationEnd
 
     enum IncarnationEvent: Sendable {
         case processExited(TerminationStatus, String)
         case channelClosed
+        /// The peer broke the channel protocol (the reason says how): it is killed as hostile.
+        case protocolViolation(String)
     }
 
-    func runIncarnation() async -> IncarnationEnd {
-        generation += 1
-        killedByHost = false
+    func runIncarnation(generation: Int) async -> IncarnationEnd {
         let socketPath = workDirectory.appendingPathComponent("channel-\(generation).sock").path
         let token = UUID().uuidString
         let listener: DriverListener
@@ -70,6 +67,14 @@ extension REPLSession {
                 listener.close()
                 _ = await group.next()
                 end = self.describeExit(status: status, stderrTail: stderrTail)
+            case .protocolViolation(let reason):
+                self.perform(self.machine.protocolViolated(reason))
+                self.closeConnection()
+                listener.close()
+                let exited = await self.awaitExit(of: &group)
+                if case .processExited(let status, let stderrTail)? = exited {
+                    end = self.describeExit(status: status, stderrTail: stderrTail)
+                }
             case .channelClosed:
                 listener.close()
                 let exited = await self.awaitExit(of: &group)
@@ -87,7 +92,7 @@ extension REPLSession {
 
     /// Waits briefly for the process after its channel closed, then kills it.
     private func awaitExit(of group: inout TaskGroup<IncarnationEvent>) async -> IncarnationEvent? {
-        let pid = processID
+        let pid = machine.processID
         let killer = Task {
             try await Task.sleep(for: .seconds(2))
             if let pid { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
@@ -100,13 +105,9 @@ extension REPLSession {
     private func describeExit(status: TerminationStatus, stderrTail: String) -> IncarnationEnd {
         let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
         let lastLines = tail.split(separator: "\n").suffix(5).joined(separator: "\n")
-        if case .failed(let error) = state, contextDescription == nil { return .startFailure(error) }
-        if contextDescription == nil && !shuttingDown {
+        if contextDescription == nil && !machine.isStopping {
             return .startFailure(REPLError.startFailed("the interpreter exited (\(status)) before loading the context"
                                                        + (lastLines.isEmpty ? "" : ":\n\(lastLines)")))
-        }
-        if killedByHost {
-            return .died("it did not stop after the cell timeout and was killed")
         }
         var reason: String
         switch status {
@@ -126,7 +127,6 @@ extension REPLSession {
         outgoing?.finish()
         outgoing = nil
         connection = nil
-        processID = nil
     }
 
     private func closeConnection() {
@@ -134,8 +134,7 @@ extension REPLSession {
     }
 
     private func processStarted(pid: pid_t) {
-        processID = pid
-        if shuttingDown { killProcessGroup() }
+        perform(machine.processStarted(pid: pid))
     }
 
     private nonisolated func runProcess(command: SandboxCommand, bootstrap: Bootstrap) async -> IncarnationEvent {
@@ -225,6 +224,18 @@ struct Bootstrap: Encodable, Sendable {
     var workdir: String
     var tools: [REPLTools.Signature]
     var limits: Limits
+    var channel = ChannelLimits()
+
+    /// The channel's bounds (``DriverChannelLimits``): the driver sends longer messages in parts.
+    struct ChannelLimits: Encodable, Sendable {
+        var partBytes = DriverChannelLimits.partBytes
+        var maxMessageBytes = DriverChannelLimits.maxMessageBytes
+
+        enum CodingKeys: String, CodingKey {
+            case partBytes = "part_bytes"
+            case maxMessageBytes = "max_message_bytes"
+        }
+    }
 
     /// Resource caps the driver sets on itself (soft and hard) before it loads the context.
     struct Limits: Encodable, Sendable {
@@ -252,7 +263,7 @@ struct Bootstrap: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case socket, token, context, workdir, limits, tools
+        case socket, token, context, workdir, limits, tools, channel
         case maxOutputChars = "max_output_chars"
     }
 }

@@ -27,23 +27,21 @@ public actor REPLSession {
     /// Largest resident memory any interpreter of this session reported, in bytes.
     public internal(set) var peakRSSBytes = 0
 
-    enum State { case starting, ready, failed(any Error), closed }
-    var state: State = .starting
-    var readyWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// The life cycle; every change of it goes through one of its events.
+    var machine: StateMachine
+    /// The current interpreter's process id (the sandbox's, when there is one).
+    var processID: pid_t? { machine.processID }
+    /// Callers of ``execute(_:)`` waiting for the interpreter to (re)start.
+    let readyWaiters = WaiterQueue<Void, Void>()
+    /// The caller of the running cell, resumed when the driver answers or the interpreter dies.
+    var pendingCell: (id: Int, continuation: CheckedContinuation<CellOutcome, Never>)?
     var outgoing: AsyncStream<ByteBuffer>.Continuation?
     var connection: (any Channel)?
-    var processID: pid_t?
-    var pendingCell: (id: Int, continuation: CheckedContinuation<CellOutcome, Never>)?
-    var nextCellID = 1
-    var restarts = 0
-    var generation = 0
-    var killedByHost = false
-    var shuttingDown = false
+    /// Terminates a driver that does not exit after `shutdown`.
+    var shutdownDeadline: Task<Void, Never>?
 
-    /// Sub-calls in flight, by the driver's request id.
-    var subCallTasks: [Int: Task<Void, Never>] = [:]
-    /// The cell whose sub-calls are refused: it was interrupted at its time limit.
-    var refusedCell: Int?
+    /// Sub-calls and tool calls in flight, by the driver's request id, with the bytes of their request.
+    var subCallTasks: [Int: (task: Task<Void, Never>, bytes: Int)] = [:]
     /// The running cell's own time, paused while it waits on sub-calls.
     var cellClock = CellClock()
 
@@ -60,6 +58,7 @@ public actor REPLSession {
         self.workDirectory = workDirectory
         self.subCalls = subCalls
         self.tools = tools
+        self.machine = StateMachine(maxRestarts: configuration.maxRestarts)
     }
 
     /// Starts an interpreter with `context` loaded, runs `body`, then stops every process it started.
@@ -116,22 +115,18 @@ public actor REPLSession {
     /// Runs one code block and waits for it, interrupting it at the cell timeout and restarting
     /// the interpreter if it dies or will not stop. Time the block spends waiting on sub-calls does not count
     /// toward the cell timeout (the run's own timeout bounds it).
+    ///
+    /// One cell at a time: a call made while another cell of this session runs throws ``REPLError/busy``.
     public func execute(_ code: String) async throws -> CellOutcome {
-        try await waitUntilReady()
-        let id = nextCellID
-        nextCellID += 1
+        let id = try await admitCell()
         let timeout = configuration.cellTimeout
         let grace = configuration.interruptGrace
         let started = ContinuousClock.now
         cellClock = CellClock(started: started)
         return await withTaskGroup(of: Void.self, returning: CellOutcome.self) { group in
             group.addTask { await self.watchdog(cell: id, timeout: timeout, grace: grace) }
-            let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<CellOutcome, Never>) in
-                self.pendingCell = (id, continuation)
-                self.send(.exec(id: id, code: code))
-            }
+            var result = await awaitCell(id, sending: .exec(id: id, code: code))
             group.cancelAll()
-            var result = outcome
             if result.seconds == 0 { result.seconds = (ContinuousClock.now - started).seconds }
             return result
         }
@@ -139,13 +134,8 @@ public actor REPLSession {
 
     /// Sends a host command that the driver answers like a cell (saving or loading variables), and waits.
     func runHostCommand(_ message: @Sendable (Int) -> HostMessage) async throws -> CellOutcome {
-        try await waitUntilReady()
-        let id = nextCellID
-        nextCellID += 1
-        return await withCheckedContinuation { (continuation: CheckedContinuation<CellOutcome, Never>) in
-            pendingCell = (id, continuation)
-            send(message(id))
-        }
+        let id = try await admitCell()
+        return await awaitCell(id, sending: message(id))
     }
 
     /// Sets `name` in the REPL's namespace to a JSON value; it takes effect before the next cell runs.
@@ -154,126 +144,65 @@ public actor REPLSession {
         send(.setVariable(name: name, value: value))
     }
 
+    /// A cell id once the interpreter is ready and idle; waits while it (re)starts.
+    private func admitCell() async throws -> Int {
+        while true {
+            switch machine.beginCell() {
+            case .run(let cell): return cell
+            case .reject(let error): throw error
+            case .waitUntilReady: try await waitForReadyEvent()
+            }
+        }
+    }
+
+    /// Sends the cell's message and waits for its answer (or the interpreter's death).
+    private func awaitCell(_ id: Int, sending message: HostMessage) async -> CellOutcome {
+        await withCheckedContinuation { (continuation: CheckedContinuation<CellOutcome, Never>) in
+            guard machine.currentCell == id else {
+                // The interpreter went away between admission and now.
+                continuation.resume(returning: .lost(reason: "the interpreter stopped before the cell could run",
+                                                     restarted: !machine.isStopping))
+                return
+            }
+            pendingCell = (id, continuation)
+            send(message)
+        }
+    }
+
     /// Interrupts the cell once its own time (sub-call waits excluded) passes `timeout`, cancelling its sub-calls
     /// at once; kills the interpreter if the cell has not stopped `grace` later.
     private func watchdog(cell id: Int, timeout: Duration, grace: Duration) async {
         while true {
-            guard pendingCell?.id == id else { return }
+            guard machine.currentCell == id else { return }
             let remaining = timeout - cellClock.activeTime(at: .now)
             if remaining <= .zero { break }
             do { try await Task.sleep(for: remaining) } catch { return }
         }
-        refusedCell = id
-        cancelSubCalls()
-        send(.interrupt(cell: id))
-        do { try await Task.sleep(for: grace) } catch { return }
-        guard pendingCell?.id == id else { return }
-        killedByHost = true
-        killProcessGroup()
+        await interrupt(cell: id, grace: grace)
     }
 
     /// Stops the running cell now, as its time limit would (interrupt, then kill after the grace period): for
     /// a session question whose deadline passed while its code ran. The REPL itself lives on.
     func interruptRunningCell() async {
-        guard let id = pendingCell?.id else { return }
-        refusedCell = id
+        guard let id = machine.currentCell else { return }
+        await interrupt(cell: id, grace: configuration.interruptGrace)
+    }
+
+    private func interrupt(cell id: Int, grace: Duration) async {
+        guard case .interrupt = machine.timeLimitReached(cell: id) else { return }
         cancelSubCalls()
         send(.interrupt(cell: id))
-        try? await Task.sleep(for: configuration.interruptGrace)
-        guard pendingCell?.id == id else { return }
-        killedByHost = true
-        killProcessGroup()
+        try? await Task.sleep(for: grace)
+        perform(machine.graceExpired(cell: id))
     }
 
-    func finishPendingCell(deathReason: String) {
-        guard let pending = pendingCell else { return }
+    /// Resumes the caller of `cell` with a failed outcome: its interpreter died or the session stopped.
+    func finishPendingCell(_ cell: Int?, deathReason: String, timedOut: Bool = false, restarted: Bool) {
+        guard let cell, let pending = pendingCell, pending.id == cell else { return }
         pendingCell = nil
-        pending.continuation.resume(returning: CellOutcome(
-            stdout: "", stderr: "", stdoutTotal: 0, stderrTotal: 0, failed: true, errorType: nil,
-            timedOut: killedByHost, interpreterRestarted: !shuttingDown, deathReason: deathReason,
-            final: nil, finalSource: nil, restoredNames: [], seconds: 0))
-    }
-
-    // MARK: Life cycle
-
-    func waitUntilReady() async throws {
-        switch state {
-        case .ready: return
-        case .failed(let error): throw error
-        case .closed: throw REPLError.closed
-        case .starting:
-            try await withCheckedThrowingContinuation { readyWaiters.append($0) }
-        }
-    }
-
-    func becomeReady() {
-        state = .ready
-        let waiters = readyWaiters
-        readyWaiters = []
-        waiters.forEach { $0.resume() }
-    }
-
-    func fail(_ error: any Error) {
-        state = .failed(error)
-        let waiters = readyWaiters
-        readyWaiters = []
-        waiters.forEach { $0.resume(throwing: error) }
-    }
-
-    /// Asks the driver to exit and lets the supervisor wind down.
-    func shutdown() {
-        shuttingDown = true
-        cancelSubCalls()
-        if case .ready = state { send(.shutdown) } else { killProcessGroup() }
-        state = .closed
-        outgoing?.finish()
-    }
-
-    /// Kills the interpreter at once (cancellation, failure), and with it every sub-call it was waiting on.
-    func terminate() {
-        shuttingDown = true
-        cancelSubCalls()
-        killProcessGroup()
-        state = .closed
-        connection?.close(promise: nil)
-        finishPendingCell(deathReason: "the run was cancelled")
-    }
-
-    func killProcessGroup() {
-        guard let pid = processID else { return }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
-    }
-
-    /// Keeps an interpreter running until shutdown: starts one, and starts a fresh one when it dies.
-    func supervise() async throws {
-        while !shuttingDown {
-            let end = await runIncarnation()
-            if shuttingDown { return }
-            switch end {
-            case .startFailure(let error):
-                fail(error)
-                throw error
-            case .died(let reason):
-                restarts += 1
-                finishPendingCell(deathReason: reason)
-                if restarts > configuration.maxRestarts {
-                    let error = REPLError.tooManyRestarts(restarts, reason)
-                    fail(error)
-                    throw error
-                }
-                state = .starting
-                await settleBeforeRestart()
-            }
-        }
-    }
-
-    /// Waits until the dead interpreter's processes are really gone (a fork bomb keeps its process group
-    /// full for a moment after the kill) and backs off a little more with each restart, so that a successor
-    /// is not refused a fork and a crash loop does not spend every restart in a few milliseconds.
-    private func settleBeforeRestart() async {
-        if let processCap { _ = await processCap.drain() }
-        try? await Task.sleep(for: .milliseconds(50 * restarts))
+        var outcome = CellOutcome.lost(reason: deathReason, restarted: restarted)
+        outcome.timedOut = timedOut
+        pending.continuation.resume(returning: outcome)
     }
 
     func send(_ message: HostMessage) {

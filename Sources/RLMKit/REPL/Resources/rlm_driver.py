@@ -16,6 +16,7 @@ keeps spending after the code that wanted the answers is gone.
 """
 
 import ast
+import base64
 import builtins
 import io
 import itertools
@@ -56,6 +57,31 @@ def encode_message(message):
 
 ID_PATTERN = re.compile(rb'"id"\s*:\s*(\d+)')
 
+# The channel's bounds, from the bootstrap line: a longer message travels as base64 `part` lines of at most
+# part_bytes each; the host refuses a message over max_message_bytes (and a line it cannot end) as hostile.
+CHANNEL_LIMITS = {"part_bytes": 1 << 20, "max_message_bytes": 64 << 20}
+
+
+class MessageTooLarge(ValueError):
+    pass
+
+
+def frame(data):
+    """The lines that carry one encoded message: itself, or its parts when it is long."""
+    part = CHANNEL_LIMITS["part_bytes"]
+    if len(data) <= part:
+        return [data]
+    limit = CHANNEL_LIMITS["max_message_bytes"]
+    if len(data) > limit:
+        raise MessageTooLarge("the message is %d MB, over the %d MB the REPL channel carries; write large "
+                              "results to a file or send less" % (len(data) >> 20, limit >> 20))
+    pieces = []
+    for start in range(0, len(data), part):
+        last = "true" if start + part >= len(data) else "false"
+        chunk = base64.b64encode(data[start:start + part]).decode("ascii")
+        pieces.append(('{"type": "part", "data": "%s", "last": %s}\n' % (chunk, last)).encode("ascii"))
+    return pieces
+
 
 class Channel:
     """Newline-delimited JSON over the host socket; writes are serialised by a lock."""
@@ -77,9 +103,13 @@ class Channel:
         self.cancelled_cells = set()
 
     def send(self, message):
-        data = encode_message(message)
+        self.write(frame(encode_message(message)))
+
+    def write(self, lines):
+        """Sends the lines of one message together, so that the parts of a long one are never interleaved."""
         with self.write_lock:
-            self.sock.sendall(data)
+            for line in lines:
+                self.sock.sendall(line)
 
     def read_forever(self):
         """Reader thread: routes sub-call results to their waiters, commands to the main loop."""
@@ -216,11 +246,11 @@ class Channel:
             data = encode_message(message)
         except (TypeError, ValueError) as problem:
             raise TypeError("%s; %s" % (unencodable, problem)) from None
+        lines = frame(data)  # MessageTooLarge reaches the caller as it is
         slot = {"event": threading.Event(), "results": None, "count": count, "cell": cell}
         with self.state_lock:
             self.pending[request_id] = slot
-        with self.write_lock:
-            self.sock.sendall(data)
+        self.write(lines)
         slot["event"].wait()
         return slot["results"]
 
@@ -917,6 +947,7 @@ def apply_limits(limits):
 
 def main():
     boot = json.loads(sys.stdin.readline())
+    CHANNEL_LIMITS.update(boot.get("channel") or {})
     workdir = boot.get("workdir")
     if workdir:
         os.chdir(workdir)
@@ -966,7 +997,10 @@ def main():
         kind = command.get("type")
         if kind == "shutdown":
             stop_descendants()  # nothing the code started outlives the REPL
-            return 0
+            # Never wait for threads the code left running (a normal exit joins every non-daemon thread).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         if kind == "set_var":
             session.set_variable(command["name"], command["value"])
             continue
