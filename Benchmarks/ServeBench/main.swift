@@ -61,8 +61,37 @@ if arguments[1] == "overhead" {
         await served.stop()
         return (replies.map(\.0), replies.map(\.1), rate)
     }
+    // Each of `width` clients asks its own follow-up questions in the session its first request started: the
+    // REPL that answered it, with the context loaded, which no other client can use.
+    func throughSessions() async throws -> (latency: [Double], rate: Double) {
+        let served = try await ServedProcess.start(
+            binary: binary, arguments: ["--no-log", "--max-concurrent-runs", String(width), "--cache-mb", "256"],
+            environment: environment)
+        defer { Task { await served.stop() } }
+        let sessions = try await concurrently(width, width: width) { index -> String in
+            let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "q"]], "context": "client \(index)"])
+            guard let id = (reply.json["rlm"] as? [String: Any])?["session"] as? String else {
+                throw BenchFailure("no session id in \(reply.json)")
+            }
+            return id
+        }
+        let start = ContinuousClock.now
+        let perClient = (requests + width - 1) / width
+        let latencies = try await concurrently(width, width: width) { client -> [Double] in
+            var seconds: [Double] = []
+            for _ in 0..<perClient {
+                let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "q"]], "session": sessions[client]])
+                seconds.append(reply.seconds)
+            }
+            return seconds
+        }.flatMap { $0 }
+        let rate = Double(latencies.count) / (ContinuousClock.now - start).seconds
+        await served.stop()
+        return (latencies, rate)
+    }
     let uncached = try await throughServer(cacheMB: 0, sameContext: false)
     let cached = try await throughServer(cacheMB: 256, sameContext: true)
+    let continued = try await throughSessions()
 
     func ms(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
     print("| path | p50 latency | p99 latency | requests/s |")
@@ -70,6 +99,7 @@ if arguments[1] == "overhead" {
     print("| RLMKit `complete` directly | \(ms(percentile(direct, 50))) | \(ms(percentile(direct, 99))) | \(String(format: "%.1f", directRate)) |")
     print("| `rlm serve`, no cache, distinct contexts | \(ms(percentile(uncached.latency, 50))) | \(ms(percentile(uncached.latency, 99))) | \(String(format: "%.1f", uncached.rate)) |")
     print("| `rlm serve`, cache on, one context | \(ms(percentile(cached.latency, 50))) | \(ms(percentile(cached.latency, 99))) | \(String(format: "%.1f", cached.rate)) |")
+    print("| `rlm serve`, each client continuing its own session | \(ms(percentile(continued.latency, 50))) | \(ms(percentile(continued.latency, 99))) | \(String(format: "%.1f", continued.rate)) |")
     print("")
     print("server overhead, p50 / p99 of (serve latency − direct latency): \(ms(percentile(uncached.latency, 50) - percentile(direct, 50))) / \(ms(percentile(uncached.latency, 99) - percentile(direct, 99)))")
     print("server overhead per request, p50 / p99 of (HTTP latency − the run's context load and wall time): \(ms(percentile(uncached.overhead, 50))) / \(ms(percentile(uncached.overhead, 99)))")
@@ -99,11 +129,20 @@ if arguments[1] == "overhead" {
         environment: environment)
     print("| request | end to end | context load (rlm.context_load_seconds) | reused |")
     print("|---|---|---|---|")
+    var session: String?
     for (index, question) in ["How many lines?", "Which word is most common?", "What is on the last line?"].enumerated() {
         let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": question]], "context_paths": ["big.txt"]])
         let summary = reply.json["rlm"] as? [String: Any] ?? [:]
+        session = session ?? summary["session"] as? String
         let load = summary["context_load_seconds"] as? Double ?? .nan
         print("| \(index + 1) | \(String(format: "%.2f s", reply.seconds)) | \(String(format: "%.2f s", load)) | \(summary["context_cached"] as? Bool ?? false) |")
+    }
+    // A follow-up in the first request's session: no context sent, nothing read or hashed.
+    if let session {
+        let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "And the first line?"]], "session": session])
+        let summary = reply.json["rlm"] as? [String: Any] ?? [:]
+        let load = summary["context_load_seconds"] as? Double ?? .nan
+        print("| 4, in request 1's session | \(String(format: "%.2f s", reply.seconds)) | \(String(format: "%.2f s", load)) | \(summary["context_cached"] as? Bool ?? false) |")
     }
     await served.stop()
 }
