@@ -28,7 +28,8 @@ public final class RLMServer: Sendable {
         public var maxConcurrentRuns: Int
         /// Largest request body in bytes; larger ones get 413.
         public var maxRequestBytes: Int
-        /// Bytes of context the cache keeps loaded between requests; 0 keeps none.
+        /// Bytes of context kept loaded between requests, by the cache's pristine REPLs and, apart, by the
+        /// sessions; 0 keeps neither.
         public var cacheBytes: Int
         /// How long a drain waits for running requests before cancelling them.
         public var drainTimeout: Duration

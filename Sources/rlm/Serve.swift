@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
     var maxConcurrentRuns = 4
     @Option(help: "Largest request body in bytes; larger ones get 413.")
     var maxRequestBytes = 128 << 20
-    @Option(help: "MiB of context kept loaded between requests, so a chat over one input loads it once (0 keeps none).")
+    @Option(help: "MiB of context kept loaded between requests: in pristine REPLs ready for the next request over the same content, and in sessions (0 keeps neither).")
     var cacheMb = 1_024
     @Option(help: "Seconds a drain waits for running requests before cancelling them.")
     var drainTimeout: Double = 30
