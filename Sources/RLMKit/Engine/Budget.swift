@@ -34,6 +34,8 @@ public enum StopReason: String, Sendable, Codable {
     case cancelled
     /// An error ended the run after its first turn (see ``RLMRunFailure``).
     case failed
+    /// The answer did not fit the run's answer schema after ``RLM/maxSchemaAttempts`` submissions.
+    case schema
 }
 
 /// An admitted sub-call, held against the budget until it settles: what it may spend is recomputed from these

@@ -20,6 +20,9 @@ public struct RLMEvent: Sendable, Codable {
         case subCallFinished = "subcall_finished"
         case interpreterRestarted = "interpreter_restarted"
         case finalAnswer = "final_answer"
+        /// A submission that did not fit the answer schema: `text` holds it, `details.errors` the problems by
+        /// JSON path, `details.attempt` / `details.max_attempts` how many tries are used and allowed.
+        case answerRefused = "answer_refused"
         /// The code called a host tool (`tool`, `subcall_id`, `text` holds the JSON arguments).
         case toolCallStarted = "tool_call_started"
         /// A host tool call ended: `text` holds the JSON result, or `error` the message the code got.

@@ -33,12 +33,23 @@ public struct RLM: Sendable {
     public var allowedModels: [String]
     /// Swift functions the model's code may call as Python functions (see ``RLMTool``); none by default.
     public var tools: [RLMTool]
+    /// The JSON Schema the answer must fit; nil for a text answer. With one, the model is shown the schema,
+    /// submits a JSON value, and the run checks it (see <doc:TypedAnswers>).
+    public var answerSchema: AnswerSchema?
+    /// How many submissions that do not fit ``answerSchema`` a run takes before it stops with status partial
+    /// and `stop_reason` "schema", keeping the last one.
+    public var maxSchemaAttempts: Int
+    /// A check after the schema's, such as decoding into a `Decodable` type; set by the typed `complete`.
+    var answerCheck: AnswerGate.Check?
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
                 logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
                 rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false,
-                promptProfile: PromptProfile? = nil, allowedModels: [String] = [], tools: [RLMTool] = []) {
+                promptProfile: PromptProfile? = nil, allowedModels: [String] = [], tools: [RLMTool] = [],
+                answerSchema: AnswerSchema? = nil, maxSchemaAttempts: Int = 3) {
+        self.answerSchema = answerSchema
+        self.maxSchemaAttempts = maxSchemaAttempts
         self.allowedModels = allowedModels
         self.tools = tools
         self.promptProfile = promptProfile

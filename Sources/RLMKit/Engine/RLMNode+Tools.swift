@@ -13,6 +13,7 @@ extension RLMNode {
     /// One tool call: counted as a sub-call, logged, and never raising into the host; a failure becomes the
     /// message of the exception the code gets.
     func callTool(_ call: REPLTools.Call) async -> Result<JSONValue, ToolFailure> {
+        if call.name == AnswerGate.checkToolName { return checkAnswer(call.arguments) }
         let id = tree.subCallIDs.next()
         guard let tool = configuration.tools.first(where: { $0.name == call.name }) else {
             return await toolFailed(id: id, tool: call.name, message: "no host tool named \(call.name) is configured")
@@ -42,6 +43,18 @@ extension RLMNode {
             let message = error is CancellationError ? "the tool call was cancelled" : Self.describe(error)
             return await toolFailed(id: id, tool: call.name, message: message, started: started)
         }
+    }
+
+    /// The REPL's `check_answer(value)`: the problems the host's validator finds, as "path: message" strings.
+    /// Free: it reaches no model, so it is neither counted nor logged as a tool call.
+    private func checkAnswer(_ arguments: JSONValue) -> Result<JSONValue, ToolFailure> {
+        guard let gate = makeAnswerGate() else {
+            return .failure(ToolFailure(message: "this run has no answer schema; submit text with FINAL or FINAL_VAR"))
+        }
+        guard case .object(let fields) = arguments, let value = fields["value"] else {
+            return .failure(ToolFailure(message: "call it as check_answer(value)"))
+        }
+        return .success(.array(gate.problems(value).map { .string($0.description) }))
     }
 
     private func toolFailed(id: Int, tool: String, message: String, started: ContinuousClock.Instant? = nil) async -> Result<JSONValue, ToolFailure> {

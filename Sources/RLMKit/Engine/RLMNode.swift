@@ -21,6 +21,10 @@ struct RLMNode: Sendable {
         var replPeakRSSBytes = 0
         /// What ended a failed run.
         var error: String?
+        /// With an answer schema: the value submitted (see ``RLMResult/answerJSON``).
+        var answerJSON: JSONValue?
+        /// With an answer schema: why the last submission was refused, when no later one fitted.
+        var schemaViolations: [SchemaViolation]?
     }
 
     var configuration: RLM { tree.configuration }
@@ -49,6 +53,7 @@ struct RLMNode: Sendable {
     func answer(in repl: REPLSession, description: ContextDescription, conversation: inout Conversation) async throws -> Outcome {
         var outcome: Outcome
         do {
+            try await installAnswerSchema(in: repl)
             outcome = try await loop(repl: repl, conversation: &conversation)
         } catch let exhausted as BudgetExhausted {
             outcome = RLMRun.partial(progress, reason: exhausted.reason)
@@ -91,16 +96,20 @@ struct RLMNode: Sendable {
                                 subModelName: subModel.name, remainingDepth: limits.maxDepth - depth,
                                 cellTimeoutSeconds: Int(tree.repl.cellTimeout.seconds.rounded()),
                                 profile: configuration.effectivePromptProfile, tools: configuration.tools)
-        let system = configuration.systemPrompt.map {
+        var system = configuration.systemPrompt.map {
             $0.replacingOccurrences(of: "{context_description}", with: Prompts.describe(description))
                 + Prompts.toolsSection(configuration.tools)
         } ?? Prompts.system(facts)
+        if let gate = makeAnswerGate() {
+            system += Prompts.answerSchemaSection(gate.schema, maxAttempts: gate.maxAttempts)
+        }
         return Conversation(system: system, firstTurn: Prompts.firstTurn(query: query, maxIterations: limits.maxIterations))
     }
 
     private func loop(repl: REPLSession, conversation: inout Conversation) async throws -> Outcome {
         let limits = configuration.limits
         var consecutiveErrors = 0
+        var gate = makeAnswerGate()
 
         /// Counts a failed turn or block; stops this RLM once `--max-errors` of them came in a row.
         func countFailure(_ failed: Bool) throws {
@@ -125,23 +134,29 @@ struct RLMNode: Sendable {
             if parsed.codeBlocks.isEmpty {
                 var outputs: [String] = []
                 var notes: [String] = []
+                var refused = false
                 if let bare = parsed.bareFinal {
-                    let (answer, outcome) = try await submitBareFinal(bare, repl: repl, iteration: iteration)
-                    if let answer {
-                        return Outcome(answer: answer, status: .answered, source: "reply", iterations: iteration)
-                    }
+                    let (submitted, outcome) = try await submitBareFinal(bare, repl: repl)
                     outputs.append(Prompts.blockOutput(index: 0, count: 1, outcome: outcome))
+                    if let submitted {
+                        switch await submit(submitted.text, source: "reply", literal: submitted.literal,
+                                            iteration: iteration, gate: &gate) {
+                        case .finished(let outcome): return outcome
+                        case .refused(let note): notes.append(note); refused = true
+                        }
+                    }
                 } else if response.finishReason == .length || parsed.hasUnclosedFence {
                     notes.append(Prompts.cutOffNote)
                 } else {
                     notes.append(Prompts.noCodeNudge)
                 }
                 if isLastChance { break }
-                try countFailure(true)
+                try countFailure(!refused)
                 conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
                 continue
             }
             var outputs: [String] = []
+            var refusal: String?
             for (index, code) in parsed.codeBlocks.enumerated() {
                 let outcome = try await repl.execute(code)
                 await emit(.codeExecuted) {
@@ -157,10 +172,18 @@ struct RLMNode: Sendable {
                 }
                 if outcome.interpreterRestarted {
                     await emit(.interpreterRestarted) { $0.iteration = iteration; $0.error = outcome.deathReason }
+                    try await installAnswerSchema(in: repl)
                 }
                 if let final = outcome.final {
-                    await emit(.finalAnswer) { $0.iteration = iteration; $0.text = final; $0.source = outcome.finalSource }
-                    return Outcome(answer: final, status: .answered, source: outcome.finalSource, iterations: iteration)
+                    let skipped = parsed.codeBlocks.count - index - 1
+                    switch await submit(final, source: outcome.finalSource, literal: false, iteration: iteration,
+                                        skippedBlocks: skipped, gate: &gate) {
+                    case .finished(let outcome): return outcome
+                    case .refused(let note):
+                        outputs.append(Prompts.blockOutput(index: index, count: parsed.codeBlocks.count, outcome: outcome))
+                        refusal = note
+                    }
+                    break
                 }
                 try Task.checkCancellation()
                 try await stopIfFatal()
@@ -168,13 +191,13 @@ struct RLMNode: Sendable {
                 try countFailure(outcome.failed)
             }
             if isLastChance { break }
-            var notes: [String] = []
+            var notes: [String] = refusal.map { [$0] } ?? []
             if response.finishReason == .length || parsed.hasUnclosedFence { notes.append(Prompts.cutOffNote) }
             if parsed.mentionsFinalOutsideCode { notes.append(Prompts.proseFinalNote) }
             if parsed.claimsOutput { notes.append(Prompts.imaginedOutputNote) }
             conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
         }
-        return RLMRun.partial(progress, reason: .maxIterations)
+        return Self.keepingLastRefusal(RLMRun.partial(progress, reason: .maxIterations), gate: gate)
     }
 
     private func recordProgress(iteration: Int, prose: String) {
@@ -235,16 +258,14 @@ struct RLMNode: Sendable {
     }
 
     /// Runs a bare `FINAL(...)` reply as code. Unquoted prose inside FINAL(...), which is not Python, is taken
-    /// literally; any other failure (a `NameError` for an undefined name…) submits nothing and is shown.
-    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession, iteration: Int) async throws -> (String?, CellOutcome) {
+    /// literally (`literal`); any other failure (a `NameError` for an undefined name…) submits nothing and is shown.
+    private func submitBareFinal(_ bare: BareFinal, repl: REPLSession) async throws -> ((text: String, literal: Bool)?, CellOutcome) {
         let outcome = try await repl.execute(bare.call)
-        var answer = outcome.final
-        if answer == nil && bare.kind == .final && outcome.errorType == "SyntaxError" {
-            answer = ResponseParser.literalAnswer(bare)
+        if let final = outcome.final { return ((final, false), outcome) }
+        if bare.kind == .final && outcome.errorType == "SyntaxError" {
+            return ((ResponseParser.literalAnswer(bare), true), outcome)
         }
-        guard let answer else { return (nil, outcome) }
-        await emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = "reply" }
-        return (answer, outcome)
+        return (nil, outcome)
     }
 
     static func prose(of reply: String) -> String {

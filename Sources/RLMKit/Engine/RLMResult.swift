@@ -33,6 +33,11 @@ public struct RLMResult: Sendable, Codable {
     public var hostPeakRSSBytes: Int
     public var replPeakRSSBytes: Int
     public var trajectory: [RLMEvent]
+    /// With an answer schema: the submitted value, whole, once it fits (`answer` holds its JSON text). When the
+    /// run stopped on the schema (`stopReason == "schema"`), the last submission, if it was JSON.
+    public var answerJSON: JSONValue? = nil
+    /// Why the last submission did not fit the answer schema, when the run ended without one that did.
+    public var schemaViolations: [SchemaViolation]? = nil
 
     /// The level the run's code ran at, as its `sandbox` event said.
     public var sandbox: SandboxLevel? {
@@ -52,6 +57,8 @@ public struct RLMResult: Sendable, Codable {
         case logPath = "log_path"
         case hostPeakRSSBytes = "host_peak_rss_bytes"
         case replPeakRSSBytes = "repl_peak_rss_bytes"
+        case answerJSON = "answer_json"
+        case schemaViolations = "schema_violations"
     }
 }
 

@@ -171,6 +171,9 @@ struct RLMRun: Sendable {
             if let cost { details["cost_usd"] = .number(cost) }
             details["usage_by_model"] = .object(usage.mapValues(Self.usageJSON))
             if let failure = outcome.error { details["failure"] = .string(failure) }
+            if let violations = outcome.schemaViolations {
+                details["schema_violations"] = .array(violations.map { .string($0.description) })
+            }
             $0.details = details
         }
         await log?.close()
@@ -179,7 +182,8 @@ struct RLMRun: Sendable {
                          iterations: outcome.iterations, subCalls: subCalls, peakConcurrency: peak,
                          wallSeconds: wall, context: outcome.context, logPath: log?.url.path,
                          hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
-                         trajectory: await recorder.events)
+                         trajectory: await recorder.events, answerJSON: outcome.answerJSON,
+                         schemaViolations: outcome.schemaViolations)
     }
 }
 

@@ -35,7 +35,7 @@ public struct RLMTool: Sendable {
     /// Names the REPL defines itself; a tool may not take one of them.
     static let reservedNames: Set<String> = [
         "context", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched", "FINAL", "FINAL_VAR",
-        "answer", "SHOW_VARS", "rlm_history", "HostToolError",
+        "answer", "SHOW_VARS", "rlm_history", "HostToolError", "answer_schema", "check_answer",
     ]
 
     /// Throws when a name is not a Python identifier, is taken by the REPL, or is used twice.

@@ -52,6 +52,12 @@ public actor RLMSession {
     /// while the question waited for an earlier one (the session stays open), and otherwise what `RLM.complete`
     /// throws.
     public func ask(_ query: String, onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
+        try await ask(query, schema: nil, onEvent: onEvent)
+    }
+
+    /// Answers `query` with a JSON value that fits `schema` (nil: the session's ``RLM/answerSchema``), like
+    /// ``RLM/complete(query:context:schema:onEvent:)``; each question may have its own schema or none.
+    public func ask(_ query: String, schema: AnswerSchema?, onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
         let host = host
         try await takeTurn()
         defer { endTurn() }
@@ -61,7 +67,7 @@ public actor RLMSession {
                 throw RLMSessionError.closed
             }
             do {
-                let result = try await answer(query, onEvent: onEvent)
+                let result = try await answer(query, schema: schema, onEvent: onEvent)
                 if Task.isCancelled { await shut() }
                 return result
             } catch {
@@ -83,9 +89,10 @@ public actor RLMSession {
         await host.close()
     }
 
-    private func answer(_ query: String, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RLMResult {
+    private func answer(_ query: String, schema: AnswerSchema?, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RLMResult {
         questions += 1
         var configuration = rlm
+        if let schema { configuration.answerSchema = schema }
         configuration.logURL = Self.logURL(rlm.logURL, question: questions)
         let question = SessionQuestion(host: host, history: conversation, earlier: earlier, isFirst: questions == 1)
         let run = RLMRun(configuration: configuration, query: query, onEvent: onEvent)

@@ -45,8 +45,11 @@ final class SessionQuestion: Sendable {
         }
         try await host.repl.setVariable("answer", to: .object(["content": .string(""), "ready": .bool(false)]))
         try await root.compact(&conversation, repl: host.repl, iteration: 0, force: true)
+        let systemHasSchema = conversation.messages.first?.content.contains(Prompts.answerSchemaHeading) ?? false
         conversation.append(.user(Prompts.followUpTurn(query: root.query, earlier: earlier,
-                                                       maxIterations: root.configuration.limits.maxIterations)))
+                                                       maxIterations: root.configuration.limits.maxIterations)
+            + Prompts.followUpSchemaNote(root.configuration.answerSchema, maxAttempts: root.configuration.maxSchemaAttempts,
+                                         systemHasSchema: systemHasSchema)))
         return conversation
     }
 }

@@ -35,7 +35,7 @@ import types
 
 RESERVED = (
     "context", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched",
-    "FINAL", "FINAL_VAR", "answer", "SHOW_VARS", "rlm_history",
+    "FINAL", "FINAL_VAR", "answer", "SHOW_VARS", "rlm_history", "answer_schema", "check_answer",
 )
 
 # Set by the main thread around the model's code; the SIGINT handler raises only while it is true, so an
@@ -515,6 +515,9 @@ class Session:
             "SHOW_VARS": self.SHOW_VARS,
             "rlm_history": [],
             "HostToolError": HostToolError,
+            # The run's answer schema (None for a text answer); the host sets it with set_var.
+            "answer_schema": None,
+            "check_answer": self.check_answer,
         }
         for spec in self.tools:
             self.originals[spec["name"]] = make_host_tool(self.channel, spec["name"], spec.get("doc", ""))
@@ -555,8 +558,8 @@ class Session:
         return self.channel.call("rlm", prompts, None, contexts)
 
     def FINAL(self, value):
-        """Submits str(value) as the final answer."""
-        self.final = value if isinstance(value, str) else str(value)
+        """Submits str(value) as the final answer (its JSON text when the run has an answer schema)."""
+        self.final = self.submission(value, "FINAL")
         self.final_source = "FINAL"
 
     def FINAL_VAR(self, name_or_value):
@@ -564,8 +567,7 @@ class Session:
         if isinstance(name_or_value, str):
             name = name_or_value.strip().strip("'\"")
             if name in self.namespace and name not in RESERVED and name not in self.originals:
-                value = self.namespace[name]
-                self.final = value if isinstance(value, str) else str(value)
+                self.final = self.submission(self.namespace[name], "FINAL_VAR")
                 self.final_source = "FINAL_VAR"
                 return
             if name.isidentifier():
@@ -573,8 +575,29 @@ class Session:
                     "FINAL_VAR: there is no variable named %r, so nothing was submitted. "
                     "Assign it first, or pass the value itself.\n" % name)
                 return
-        self.final = name_or_value if isinstance(name_or_value, str) else str(name_or_value)
+        self.final = self.submission(name_or_value, "FINAL_VAR")
         self.final_source = "FINAL_VAR"
+
+    # --- typed answers ------------------------------------------------------------------------
+
+    def submission(self, value, via):
+        """What is submitted: str(value), or with an answer schema the value's JSON text. A value JSON cannot
+        carry raises TypeError naming it, so nothing half-converted is ever submitted."""
+        if self.originals.get("answer_schema") is None:
+            return value if isinstance(value, str) else str(value)
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as problem:
+            raise TypeError("%s: this run's answer must be JSON data (dict, list, str, int, float, bool, None; "
+                            "no NaN or Infinity) so it can be checked against answer_schema, and this value is "
+                            "not: %s. Convert it (for example a set to a list) and submit again." % (via, problem))
+
+    def check_answer(self, value):
+        """Checks a value against answer_schema; returns the problems as 'path: message' strings, [] when it fits."""
+        if self.originals.get("answer_schema") is None:
+            raise ValueError("check_answer: this run has no answer schema; submit text with FINAL or FINAL_VAR.")
+        self.submission(value, "check_answer")
+        return self.channel.call_tool("check_answer", {"value": value})
 
     def SHOW_VARS(self):
         """Prints the names, types and sizes of the variables the code has created."""
@@ -706,7 +729,7 @@ class Session:
             err.write(over)
         if error:
             self.withdraw_submission(err)
-        restored = self.check_answer_and_restore(submit=not error)
+        restored = self.check_answer_and_restore(submit=not error, err=err)
         if restored:
             err.write("[note: reserved name(s) %s were overwritten and have been restored]\n" % ", ".join(restored))
         return {
@@ -758,12 +781,16 @@ class Session:
         if size > len(data):
             out.total += size - len(data)
 
-    def check_answer_and_restore(self, submit=True):
+    def check_answer_and_restore(self, submit=True, err=None):
         answer = self.namespace.get("answer")
         if submit and isinstance(answer, dict) and answer.get("ready") and self.final is None:
-            content = answer.get("content", "")
-            self.final = content if isinstance(content, str) else str(content)
-            self.final_source = "answer"
+            try:
+                self.final = self.submission(answer.get("content", ""), 'answer["content"]')
+                self.final_source = "answer"
+            except TypeError as problem:
+                answer["ready"] = False
+                if err is not None:
+                    err.write("[nothing was submitted: %s]\n" % problem)
         restored = []
         for name, original in self.originals.items():
             if self.namespace.get(name) is not original:
