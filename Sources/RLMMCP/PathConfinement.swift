@@ -62,6 +62,7 @@ public struct PathConfinement: Sendable {
                 notes += listed.notes
             } else {
                 files += found.files
+                notes += found.notes
             }
         }
         var seen = Set<String>()
@@ -82,6 +83,8 @@ public struct PathConfinement: Sendable {
         var isDirectory: Bool
         /// The files a glob matched, or the one file named.
         var files: [String]
+        /// What a glob matched but left out.
+        var notes: [String] = []
     }
 
     private func resolve(_ path: String) throws -> Found {
@@ -103,19 +106,22 @@ public struct PathConfinement: Sendable {
                               fix: "Check the path, or pass the text itself in `text`.")
         }
         var files: [String] = []
-        for match in Glob.matches(absolute) {
+        let matched = Glob.files(matching: absolute)
+        for match in matched.files {
             guard let real = Self.realPath(match) else { continue }
             try requireInsideRoots(real, named: "\(match) (matched by \(path))")
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: real, isDirectory: &isDirectory), !isDirectory.boolValue {
-                files.append(real)
-            }
+            files.append(real)
         }
         guard !files.isEmpty else {
-            throw ToolFailure("the pattern \(path) matches no file (relative patterns start at \(workingDirectory)).",
+            let cause = matched.leftOut.isEmpty ? "matches no file" : "matches only files in folders that are never read (\(RLMContext.skippedDirectoryNames.sorted().joined(separator: ", ")))"
+            throw ToolFailure("the pattern \(path) \(cause) (relative patterns start at \(workingDirectory)).",
                               fix: "Check the pattern.")
         }
-        return Found(realPath: absolute, isDirectory: false, files: files)
+        var notes: [String] = []
+        if !matched.leftOut.isEmpty {
+            notes.append("\(matched.leftOut.count) file(s) matched by \(path) lie in folders that are never read and were left out (for example \(matched.leftOut.prefix(3).joined(separator: ", ")))")
+        }
+        return Found(realPath: absolute, isDirectory: false, files: files, notes: notes)
     }
 
     private func requireInsideRoots(_ real: String, named name: String) throws {

@@ -88,9 +88,15 @@ struct ContextArgument {
 
     /// The files a shell-style pattern matches, keyed relative to the pattern's fixed leading folder.
     static func expandGlob(_ pattern: String) throws -> RLMContext {
-        let urls = Glob.files(matching: pattern).map { URL(fileURLWithPath: $0) }
+        let matched = Glob.files(matching: pattern)
+        let urls = matched.files.map { URL(fileURLWithPath: $0) }
+        let skipped = RLMContext.skippedDirectoryNames.sorted().joined(separator: ", ")
+        if !matched.leftOut.isEmpty {
+            Terminal.error("rlm: note: \(matched.leftOut.count) file(s) the pattern matched lie in folders a context leaves out (\(skipped)) and were not loaded, for example \(matched.leftOut.prefix(3).joined(separator: ", ")).")
+        }
         guard !urls.isEmpty else {
-            throw CLIFailure.configuration("the context pattern \(pattern) matches no files. Check the pattern (quote it so the shell does not expand it).")
+            let cause = matched.leftOut.isEmpty ? "matches no files" : "matches only files in folders a context leaves out (\(skipped))"
+            throw CLIFailure.configuration("the context pattern \(pattern) \(cause). Check the pattern (quote it so the shell does not expand it).")
         }
         return .files(urls, root: URL(fileURLWithPath: Glob.fixedFolder(of: pattern)))
     }

@@ -101,7 +101,7 @@ public struct DirectoryListing: Sendable {
                 listing.linksOutside.append(key)
                 return
             }
-            if entersSkippedFolder(target) {
+            if DirectoryListing.entersSkippedFolder(target, below: rootComponents, skipping: skipped) {
                 listing.linksOutside.append(key)
                 return
             }
@@ -110,14 +110,14 @@ public struct DirectoryListing: Sendable {
             listing.entries.append(Entry(relativePath: key, readPath: inside == nil ? path : target))
             listing.totalBytes += Int(info.st_size)
         }
+    }
 
-        /// Whether `target` lies in a left-out folder (`notes.txt -> .git/config`), counting only the folders
-        /// below what it shares with the root, so a root that itself lies in such a folder still works.
-        private func entersSkippedFolder(_ target: String) -> Bool {
-            let components = target.split(separator: "/").map(String.init)
-            var shared = 0
-            while shared < min(components.count, rootComponents.count), components[shared] == rootComponents[shared] { shared += 1 }
-            return components.dropFirst(shared).dropLast().contains { skipped.contains($0) }
-        }
+    /// Whether `target` (a real path) lies in a left-out folder (`notes.txt -> .git/config`), counting only the
+    /// folders below what it shares with `root`, so a root that itself lies in such a folder still works.
+    static func entersSkippedFolder(_ target: String, below root: [String], skipping skipped: Set<String>) -> Bool {
+        let components = target.split(separator: "/").map(String.init)
+        var shared = 0
+        while shared < min(components.count, root.count), components[shared] == root[shared] { shared += 1 }
+        return components.dropFirst(shared).dropLast().contains { skipped.contains($0) }
     }
 }

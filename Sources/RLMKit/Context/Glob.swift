@@ -25,12 +25,30 @@ public enum Glob {
         return (0..<Int(found.gl_pathc)).compactMap { found.gl_pathv[$0].map { String(cString: $0) } }
     }
 
-    /// The regular files (or links to them) `pattern` matches, sorted.
-    public static func files(matching pattern: String) -> [String] {
-        matches(pattern).filter { path in
+    /// The regular files (or links to them) `pattern` matches, sorted, and those left out because they lie in
+    /// a folder every directory context leaves out (``RLMContext/skippedDirectoryNames``) below the pattern's
+    /// fixed folder: `logs/*.log` does not load a `logs/notes.log` that links into `.git`, while `.git/*`
+    /// names the folder itself and does.
+    public static func files(matching pattern: String) -> (files: [String], leftOut: [String]) {
+        let fixed = realPath(fixedFolder(of: pattern)).map { $0.split(separator: "/").map(String.init) } ?? []
+        var files: [String] = []
+        var leftOut: [String] = []
+        for path in matches(pattern) {
             var info = stat()
-            return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, let real = realPath(path) else { continue }
+            if DirectoryListing.entersSkippedFolder(real, below: fixed, skipping: RLMContext.skippedDirectoryNames) {
+                leftOut.append(path)
+            } else {
+                files.append(path)
+            }
         }
+        return (files, leftOut)
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The pattern's fixed leading folder (`logs` for `logs/*/app.txt`, `.` for `*.txt`), which the matches
