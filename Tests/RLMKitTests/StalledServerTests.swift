@@ -43,10 +43,11 @@ import Testing
             SimulatedReply(text: "the answer after the stall")
         })
         defer { Task { await server.shutdown() } }
-        let model = Self.model(provider, server, requestTimeout: .seconds(1))
+        let model = Self.model(provider, server, requestTimeout: .seconds(2))
         let response = try await Self.ask(model, streamed: streamed)
         #expect(response.text == "the answer after the stall")
-        #expect(server.requestCount == 2)
+        // The first request stalled; on a loaded machine a later one may run out its time too.
+        #expect(server.requestCount >= 2)
     }
 
     @Test("a stream that goes silent runs out its idle limit long before the request timeout, and is retried",
@@ -56,13 +57,13 @@ import Testing
             SimulatedReply(text: "streamed after the stall")
         })
         defer { Task { await server.shutdown() } }
-        let model = Self.model(provider, server, requestTimeout: .seconds(600), streamIdleTimeout: .milliseconds(500))
+        let model = Self.model(provider, server, requestTimeout: .seconds(600), streamIdleTimeout: .seconds(1))
         let deltas = Deltas()
         let response = try await Self.ask(model, streamed: true, deltas: deltas)
         #expect(response.text == "streamed after the stall")
         // Only the retried stream's text reached the caller: the stalled one had sent none.
         #expect(deltas.joined == "streamed after the stall")
-        #expect(server.requestCount == 2)
+        #expect(server.requestCount >= 2)
     }
 
     @Test("a stream paced slower than nothing-at-all but faster than its idle limit is not cut off")
@@ -83,12 +84,13 @@ import Testing
     func theFinalErrorNamesTheFlag(provider: ModelProvider) async throws {
         let server = try await ModelSimulator.start { _ in SimulatedReply(text: "never whole").stalling() }
         defer { Task { await server.shutdown() } }
-        let whole = Self.model(provider, server, requestTimeout: .milliseconds(500))
+        let whole = Self.model(provider, server, requestTimeout: .seconds(2),
+                               retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10)))
         let timedOut = await #expect(throws: ModelError.self) { try await Self.ask(whole, streamed: false) }
         guard case .timedOut? = timedOut else { Issue.record("expected a timeout, got \(String(describing: timedOut))"); return }
         #expect("\(timedOut!)".contains("--request-timeout"))
         #expect("\(timedOut!)".contains(provider.apiName))
-        #expect(server.requestCount == 3, "every attempt of the retry policy was made")
+        #expect(server.requestCount == 2, "every attempt of the retry policy was made")
 
         server.resetCounters()
         let streaming = Self.model(provider, server, requestTimeout: .seconds(600), streamIdleTimeout: .milliseconds(300),
