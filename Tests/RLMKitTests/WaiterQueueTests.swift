@@ -1,15 +1,32 @@
+import Synchronization
 import Testing
 @testable import RLMKit
 
 /// The one waiter queue: order of arrival, and cancellation, which every owner (limiter, balancer, run gate,
 /// ledger, a session's turn, the REPL) relies on instead of handling it itself. A waiter resumed twice traps
-/// (checked continuations); one never resumed hangs, which the time limit turns into a failure.
+/// (checked continuations); one never resumed would hang, so each result is awaited with a deadline.
 @Suite(.timeLimit(.minutes(1))) struct WaiterQueueTests {
     struct Refused: Error, Equatable {}
+    struct Hung: Error {}
 
-    /// Returns once `queue` holds `count` waiters.
+    /// Returns once `queue` holds `count` waiters, or after 10 s.
     func waitUntil<Value, Note>(_ queue: WaiterQueue<Value, Note>, holds count: Int) async {
-        while queue.count != count { await Task.yield() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while queue.count != count, ContinuousClock.now < deadline { await Task.yield() }
+    }
+
+    /// The task's outcome, or `Hung` if it has not finished within 10 s: a waiter nobody resumes ignores the
+    /// test's own cancellation, so it is left behind rather than awaited.
+    func settled<Value: Sendable>(_ task: Task<Value, any Error>) async -> Result<Value, any Error> {
+        let once = FirstOutcome<Value>()
+        return await withCheckedContinuation { continuation in
+            once.continuation.withLock { $0 = continuation }
+            Task { once.resume(await task.result) }
+            Task {
+                try? await Task.sleep(for: .seconds(10))
+                once.resume(.failure(Hung()))
+            }
+        }
     }
 
     /// Starts a task that waits on `queue`, and returns once it is in the queue.
@@ -26,7 +43,7 @@ import Testing
             withUnsafeCurrentTask { $0?.cancel() }
             return try await queue.wait()
         }
-        await #expect(throws: CancellationError.self) { try await task.value }
+        await #expect(throws: CancellationError.self) { try await settled(task).get() }
         #expect(queue.isEmpty)
         #expect(!queue.resumeFirst(with: 1))
     }
@@ -36,11 +53,21 @@ import Testing
         let first = await enqueue(on: queue)
         let second = await enqueue(on: queue)
         first.cancel()
-        await #expect(throws: CancellationError.self) { try await first.value }
+        await #expect(throws: CancellationError.self) { try await settled(first).get() }
         #expect(queue.count == 1)
         #expect(queue.resumeFirst(with: 2))
-        #expect(try await second.value == 2)
+        #expect(try await settled(second).get() == 2)
         #expect(!queue.resumeFirst(with: 3))
+    }
+
+    /// Lets two tasks act at nearly the same moment: each spins (a bounded while) until the other arrives.
+    final class StartLine: Sendable {
+        let arrived = Atomic(0)
+        func meet() {
+            arrived.add(1, ordering: .relaxed)
+            var spins = 0
+            while arrived.load(ordering: .relaxed) < 2, spins < 100_000 { spins += 1 }
+        }
     }
 
     @Test func cancelRacingResumeResumesEachWaiterExactlyOnce() async throws {
@@ -48,16 +75,17 @@ import Testing
         var (handed, cancelled) = (0, 0)
         for round in 0..<2_000 {
             let task = await enqueue(on: queue)
+            let line = StartLine()
             let resumed = await withTaskGroup(of: Bool?.self) { group in
-                group.addTask { task.cancel(); return nil }
-                group.addTask { queue.resumeFirst(with: round) }
+                group.addTask { line.meet(); task.cancel(); return nil }
+                group.addTask { line.meet(); return queue.resumeFirst(with: round) }
                 var resumed = false
                 for await outcome in group { if let outcome { resumed = outcome } }
                 return resumed
             }
             // The waiter got the value exactly when the resume says it handed it over; else it was cancelled.
             do {
-                let value = try await task.value
+                let value = try await settled(task).get()
                 #expect(resumed && value == round)
                 handed += 1
             } catch {
@@ -75,7 +103,7 @@ import Testing
             let task = Task { try await queue.wait() }
             if round % 2 == 0 { await Task.yield() }
             task.cancel()
-            await #expect(throws: CancellationError.self) { try await task.value }
+            await #expect(throws: CancellationError.self) { try await settled(task).get() }
         }
         #expect(queue.isEmpty)
     }
@@ -89,10 +117,10 @@ import Testing
             if index % 3 == 0 { kept.append(task) } else { cancelled.append(task) }
         }
         for task in cancelled { task.cancel() }
-        for task in cancelled { await #expect(throws: CancellationError.self) { try await task.value } }
+        for task in cancelled { await #expect(throws: CancellationError.self) { try await settled(task).get() } }
         #expect(queue.count == kept.count)
         for index in kept.indices { #expect(queue.resumeFirst(with: index)) }
-        for (index, task) in kept.enumerated() { #expect(try await task.value == index) }
+        for (index, task) in kept.enumerated() { #expect(try await settled(task).get() == index) }
         #expect(!queue.resumeFirst(with: -1))
     }
 
@@ -100,12 +128,12 @@ import Testing
         let queue = WaiterQueue<String, Void>()
         let resumed = [await enqueue(on: queue), await enqueue(on: queue), await enqueue(on: queue)]
         queue.resumeAll(with: "go")
-        for task in resumed { #expect(try await task.value == "go") }
+        for task in resumed { #expect(try await settled(task).get() == "go") }
         #expect(queue.isEmpty)
 
         let failed = [await enqueue(on: queue), await enqueue(on: queue)]
         queue.failAll(Refused())
-        for task in failed { await #expect(throws: Refused.self) { try await task.value } }
+        for task in failed { await #expect(throws: Refused.self) { try await settled(task).get() } }
         #expect(queue.isEmpty)
     }
 
@@ -123,25 +151,33 @@ import Testing
             return note.isMultiple(of: 2) ? .success(note * 10) : nil
         }
         #expect(offered == [0, 1, 2, 3, 4, 5])
-        #expect(try await tasks[0].value == 0)
-        #expect(try await tasks[2].value == 20)
-        #expect(try await tasks[4].value == 40)
-        await #expect(throws: Refused.self) { try await tasks[5].value }
+        #expect(try await settled(tasks[0]).get() == 0)
+        #expect(try await settled(tasks[2]).get() == 20)
+        #expect(try await settled(tasks[4]).get() == 40)
+        await #expect(throws: Refused.self) { try await settled(tasks[5]).get() }
         #expect(queue.count == 2)
         // Those left waiting keep their order.
         #expect(queue.resumeFirst(with: 7))
-        #expect(try await tasks[1].value == 7)
+        #expect(try await settled(tasks[1]).get() == 7)
         tasks[3].cancel()
-        await #expect(throws: CancellationError.self) { try await tasks[3].value }
+        await #expect(throws: CancellationError.self) { try await settled(tasks[3]).get() }
     }
 
     /// An actor that checks its state and then waits, as every owner does.
     actor Gate {
         var open = false
+        var entered = false
         let queue = WaiterQueue<Void, Void>()
         func pass() async throws {
             if open { return }
+            entered = true
             try await queue.wait()
+        }
+        /// Whether a task got past the check without being in the queue yet; nil while none got past it.
+        func enteredButNotQueued() -> Bool? { entered ? queue.isEmpty : nil }
+        /// Starts a task that passes, and right behind it on this actor one that probes.
+        func passThenProbe() -> (passer: Task<Void, any Error>, probe: Task<Bool?, Never>) {
+            (Task { try await self.pass() }, Task { self.enteredButNotQueued() })
         }
         func openUp() {
             open = true
@@ -149,13 +185,25 @@ import Testing
         }
     }
 
-    @Test func anActorThatChecksThenWaitsMissesNoResume() async throws {
-        // The wait joins the queue before the actor is free again, so an opening can never fall in between.
-        for _ in 0..<2_000 {
+    @Test func anActorThatChecksThenWaitsIsInTheQueueBeforeTheActorRunsAnythingElse() async throws {
+        // Were the wait to leave the actor before joining the queue, the probe waiting next on the actor would
+        // run in between, and so could an opening, which would then be missed.
+        var probed = 0
+        for _ in 0..<500 {
             let gate = Gate()
-            async let passed: Void = gate.pass()
-            async let opened: Void = gate.openUp()
-            _ = try await (passed, opened)
+            let (passer, probe) = await gate.passThenProbe()
+            let gap = await probe.value
+            #expect(gap != true)
+            if gap != nil { probed += 1 }
+            await gate.openUp()
+            await #expect(throws: Never.self) { try await settled(passer).get() }
         }
+        #expect(probed > 0)
     }
+}
+
+/// Resumes the one continuation it holds with whichever outcome comes first.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    let continuation = Mutex<CheckedContinuation<Result<Value, any Error>, Never>?>(nil)
+    func resume(_ result: Result<Value, any Error>) { continuation.withLock { $0.take() }?.resume(returning: result) }
 }
