@@ -133,16 +133,16 @@ if arguments[1] == "overhead" {
     for (index, question) in ["How many lines?", "Which word is most common?", "What is on the last line?"].enumerated() {
         let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": question]], "context_paths": ["big.txt"]])
         let summary = reply.json["rlm"] as? [String: Any] ?? [:]
-        session = session ?? summary["session"] as? String
+        session = summary["session"] as? String
         let load = summary["context_load_seconds"] as? Double ?? .nan
         print("| \(index + 1) | \(String(format: "%.2f s", reply.seconds)) | \(String(format: "%.2f s", load)) | \(summary["context_cached"] as? Bool ?? false) |")
     }
-    // A follow-up in the first request's session: no context sent, nothing read or hashed.
+    // A follow-up in the last request's session (the bound ends the oldest): no context sent, nothing read or hashed.
     if let session {
         let reply = try await served.complete(["model": "rlm", "messages": [["role": "user", "content": "And the first line?"]], "session": session])
         let summary = reply.json["rlm"] as? [String: Any] ?? [:]
         let load = summary["context_load_seconds"] as? Double ?? .nan
-        print("| 4, in request 1's session | \(String(format: "%.2f s", reply.seconds)) | \(String(format: "%.2f s", load)) | \(summary["context_cached"] as? Bool ?? false) |")
+        print("| 4, in request 3's session | \(String(format: "%.2f s", reply.seconds)) | \(String(format: "%.2f s", load)) | \(summary["context_cached"] as? Bool ?? false) |")
     }
     await served.stop()
 }
