@@ -66,14 +66,15 @@ import Testing
         #expect(server.requestCount >= 2)
     }
 
-    @Test("a stream paced slower than nothing-at-all but faster than its idle limit is not cut off")
+    @Test("a stream that takes longer than its idle limit, each piece within it, is not cut off")
     func aSlowButLiveStreamArrivesWhole() async throws {
+        // Eight events 0.4 s apart: 2.8 s in all, against an idle limit of 2 s.
         let server = try await ModelSimulator.start { _ in
-            SimulatedReply(text: "one two three four five six").pacingEvents(every: .milliseconds(150))
+            SimulatedReply(text: "one two three four five six").pacingEvents(every: .milliseconds(400))
         }
         defer { Task { await server.shutdown() } }
         let model = Self.model(.openAICompatible, server, requestTimeout: .seconds(30),
-                               streamIdleTimeout: .milliseconds(600), retry: .none)
+                               streamIdleTimeout: .seconds(2), retry: .none)
         let response = try await Self.ask(model, streamed: true)
         #expect(response.text == "one two three four five six")
         #expect(server.requestCount == 1)
