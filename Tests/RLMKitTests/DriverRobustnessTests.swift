@@ -88,9 +88,10 @@ import RLMTesting
         #expect(output.contains("child ran"))
     }
 
-    @Test(.timeLimit(.minutes(1))) func anUndecodableRequestFailsItsWaitingCall() async throws {
+    @Test(.timeLimit(.minutes(1))) func anUndecodableRequestGetsItsInterpreterReplaced() async throws {
         // User code can reach the driver's channel (it is its own process); it sends a request the host cannot
-        // decode and waits on it as llm_query would.
+        // decode and waits on it as llm_query would. Only hostile code breaks the protocol: its interpreter is
+        // killed and replaced, the model is told why, and the run goes on.
         let root = ScriptedModel(replies: [
             repl("""
             import gc, threading
@@ -99,6 +100,10 @@ import RLMTesting
             channel.pending[4242] = slot
             channel.sock.sendall(b'{"type": "llm_request", "id": 4242, "cell": %d, "prompts": [1]}\\n' % channel.current_cell)
             print(slot['event'].wait(20), slot['results'])
+            """),
+            repl("""
+            import gc, threading
+            channel = next(o for o in gc.get_objects() if type(o).__name__ == 'Channel')
             mine = {'event': threading.Event(), 'results': None, 'count': 2, 'cell': channel.current_cell}
             channel.pending[4343] = mine
             channel.undecodable(b'{"type": "llm_result", "id": 4343, "results": [NaN', ValueError('broken line'))
@@ -108,8 +113,11 @@ import RLMTesting
         ])
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
         #expect(result.answer == "ok")
-        let output = try #require(result.trajectory.first { $0.event == .codeExecuted }?.stdout)
-        #expect(output.contains("True ['Error: a message from the REPL could not be decoded"))
-        #expect(output.contains("True [\"Error: the host's answer could not be decoded (broken line)\""))
+        let restart = try #require(result.trajectory.first { $0.event == .interpreterRestarted })
+        #expect(restart.error?.contains("not valid protocol JSON") == true, "\(restart.error ?? "")")
+        #expect(restart.error?.contains("hostile") == true)
+        let cells = result.trajectory.filter { $0.event == .codeExecuted }
+        #expect(cells.count == 3)
+        #expect(cells.dropFirst().first?.stdout?.contains("True [\"Error: the host's answer could not be decoded (broken line)\"") == true)
     }
 }
