@@ -37,8 +37,10 @@ extension RLMNode {
         gate = judging
         switch verdict {
         case .accepted(let value):
-            await emit(.finalAnswer) { $0.iteration = iteration; $0.text = text; $0.source = source }
-            return .finished(Outcome(answer: text, status: .answered, source: source, iterations: iteration, answerJSON: value))
+            // Text from the reply becomes JSON text; the REPL's JSON is kept as written (key order, big integers).
+            let answer = literal ? Self.jsonText(value) : text
+            await emit(.finalAnswer) { $0.iteration = iteration; $0.text = answer; $0.source = source }
+            return .finished(Outcome(answer: answer, status: .answered, source: source, iterations: iteration, answerJSON: value))
         case .refused(let refusal):
             let attempt = judging.refusals
             let maxAttempts = judging.maxAttempts
@@ -55,6 +57,13 @@ extension RLMNode {
             return .refused(note: Prompts.answerRefused(refusal, attempt: attempt, maxAttempts: maxAttempts,
                                                          skippedBlocks: skippedBlocks))
         }
+    }
+
+    /// A value as compact JSON text, keys sorted.
+    static func jsonText(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? value.promptText
     }
 
     /// A run that stopped with a refused submission as its best answer: kept whole, with its problems.

@@ -130,6 +130,10 @@ struct RLMRun: Sendable {
         if let value = budget.maxCostUSD { header["max_cost_usd"] = .number(value) }
         if let value = budget.timeout { header["timeout_seconds"] = .number(value.seconds) }
         if let value = budget.maxConsecutiveErrors { header["max_errors"] = .number(Double(value)) }
+        if let schema = configuration.answerSchema {
+            header["answer_schema"] = schema.source
+            header["max_schema_attempts"] = .number(Double(configuration.maxSchemaAttempts))
+        }
         // Prices of the models the run may use, so a reader can tell the cost while the run goes on.
         var prices: [String: JSONValue] = [:]
         for name in [configuration.rootModel.name, sub.name] + configuration.allowedModels {
