@@ -29,6 +29,8 @@ struct Ask: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object on every exit, failures included (status, error, exit_code, answer, usage per model, iterations, sub-calls, wall time, log path).")
     var json = false
 
+    @OptionGroup(title: "Typed answer")
+    var answerShape: SchemaOptions
     @OptionGroup(title: "Models")
     var models: ModelOptions
     @OptionGroup(title: "Limits")
@@ -75,6 +77,7 @@ struct Ask: AsyncParsableCommand {
     /// `gate` lets only one report reach stdout should a second Ctrl-C race the run's own ending.
     func answer(logURL: inout URL?, started: ContinuousClock.Instant, gate: ReportGate) async throws -> RLMResult {
         let environment = ProcessInfo.processInfo.environment
+        let schema = try await answerShape.load()
         let input = try await ContextArgument.load(context)
         defer { input.cleanUp() }
         let systemPromptText = try repl.systemPromptText()
@@ -87,7 +90,9 @@ struct Ask: AsyncParsableCommand {
                                 streaming: stream || interactive, prices: prices)
         logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
-        let (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
+        var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
+        rlm.answerSchema = schema
+        rlm.maxSchemaAttempts = answerShape.maxSchemaAttempts
         for notice in notices { progress.notice(notice, force: !quiet) }
 
         var viewer: LiveViewServer?

@@ -11,7 +11,7 @@ struct Chat: AsyncParsableCommand {
         abstract: "Ask several questions about one input, loaded once.",
         discussion: """
             The input is loaded into one REPL; each line read on stdin is a question, and its answer goes to \
-            stdout. The code's variables persist from question to question, and the conversation carries over, \
+            stdout (with --schema, one line of JSON that fits it, for every question). The code's variables persist from question to question, and the conversation carries over, \
             condensed. Commands: /save DIR saves the session (variables that pickle, and the history), \
             /quit (or end of input) ends it. Ctrl-C stops the question that is running and ends the session.
             Models, limits and config files work as for `rlm ask`; limits apply to each question.
@@ -26,6 +26,8 @@ struct Chat: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per question on stdout instead of the answer.")
     var json = false
 
+    @OptionGroup(title: "Typed answer (every question)")
+    var answerShape: SchemaOptions
     @OptionGroup(title: "Models")
     var models: ModelOptions
     @OptionGroup(title: "Limits")
@@ -61,6 +63,7 @@ struct Chat: AsyncParsableCommand {
 
     private func chat() async throws {
         let environment = ProcessInfo.processInfo.environment
+        let schema = try await answerShape.load()
         let input = try await ContextArgument.load(context)
         defer { input.cleanUp() }
         let config = try ConfigSources.load(environment: environment)
@@ -68,7 +71,9 @@ struct Chat: AsyncParsableCommand {
         let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         let logURL = noLog ? nil : URL(fileURLWithPath: log ?? Ask.defaultLogPath(environment: environment))
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
-        let (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: false, systemPrompt: try repl.systemPromptText())
+        var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: false, systemPrompt: try repl.systemPromptText())
+        rlm.answerSchema = schema
+        rlm.maxSchemaAttempts = answerShape.maxSchemaAttempts
         for notice in notices { progress.notice(notice, force: !quiet) }
 
         let session = try await RLMSession(rlm: rlm, context: input.context)

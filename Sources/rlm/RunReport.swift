@@ -40,6 +40,10 @@ struct RunReport {
         } else {
             status = .partial
             exitCode = 1
+            if result.stopReason == StopReason.schema.rawValue {
+                error = Self.schemaStopMessage(result)
+                return
+            }
             let reason = result.stopReason == "cancelled" ? "cancelled" : "stopped by \(result.stopReason ?? "a limit")"
             error = "\(reason) before the model submitted an answer; the best partial answer is on stdout."
                 + (result.logPath.map { " (trajectory log: \($0))" } ?? "")
@@ -64,6 +68,16 @@ struct RunReport {
         } else {
             self.error = failure.message
         }
+    }
+
+    /// A run stopped because no submission fitted `--schema`: how many tries, the last one's problems, the fix.
+    static func schemaStopMessage(_ result: RLMResult) -> String {
+        let violations = result.schemaViolations ?? []
+        let shown = violations.prefix(10).map { "  \($0)" }.joined(separator: "\n")
+        let more = violations.count > 10 ? "\n  … and \(violations.count - 10) more" : ""
+        return "stopped by schema: no submission fitted --schema, and the last one is on stdout. Its problems:\n"
+            + shown + more + "\nRaise --max-schema-attempts, simplify the schema, or describe the fields in the question."
+            + (result.logPath.map { " (trajectory log: \($0))" } ?? "")
     }
 
     /// The answer to print: the result's, unless a failed run left none.
@@ -122,6 +136,7 @@ private struct JSONBody: Encodable {
 
     enum Key: String, CodingKey {
         case status, error, answer, usage, iterations, context
+        case schemaViolations = "schema_violations"
         case exitCode = "exit_code"
         case stopReason = "stop_reason"
         case answerSource = "answer_source"
@@ -141,7 +156,13 @@ private struct JSONBody: Encodable {
         try container.encode(report.status.rawValue, forKey: .status)
         try container.encode(report.exitCode, forKey: .exitCode)
         try container.encode(report.error, forKey: .error)
-        try container.encode(report.answer, forKey: .answer)
+        // A typed answer is JSON in the object, not a string holding JSON.
+        if let value = result?.answerJSON {
+            try container.encode(value, forKey: .answer)
+        } else {
+            try container.encode(report.answer, forKey: .answer)
+        }
+        try container.encode(result?.schemaViolations, forKey: .schemaViolations)
         try container.encode(result?.stopReason, forKey: .stopReason)
         try container.encode(result?.answerSource, forKey: .answerSource)
         try container.encode(result?.usageByModel ?? [:], forKey: .usage)
