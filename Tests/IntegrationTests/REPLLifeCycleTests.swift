@@ -140,4 +140,33 @@ import SystemPackage
         let expected = String(String(repeating: piece, count: 5_000_000 / piece.count).prefix(5_000_000))
         #expect(outcome.stdout.count >= expected.count && outcome.stdout.hasPrefix(expected))
     }
+
+    static let leftRunning = """
+        import threading, time
+        threading.Thread(target=time.sleep, args=(300,)).start()
+        FINAL('done')
+        """
+
+    @Test(.timeLimit(.minutes(1))) func rlmChatAnswersAndExitsWhileANonDaemonThreadSleeps() async throws {
+        let server = try await ModelSimulator.start(models: ["root"]) { _ in SimulatedReply(text: replBlock(Self.leftRunning)) }
+        defer { Task { await server.shutdown() } }
+        let context = try TemporaryFile(contents: "harmless context")
+        let run = try await CLI.run(["chat", "--context", context.path, "--no-log", "--sandbox", "basic"],
+                                    environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root"],
+                                    stdin: "Go?\n")
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        #expect(run.stdout == "done\n")
+    }
+
+    @Test(.timeLimit(.minutes(2))) func rlmServeAnswersAndStopsWhileANonDaemonThreadSleeps() async throws {
+        let server = try await ModelSimulator.start(models: ["root"]) { _ in SimulatedReply(text: replBlock(Self.leftRunning)) }
+        defer { Task { await server.shutdown() } }
+        let (reply, run) = try await Serve.with(["--sandbox", "basic", "--no-log"],
+                                                environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root"]) { handle in
+            try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("Go?", context: "harmless"))
+        }
+        #expect(reply.status == 200, "\(reply.body)")
+        #expect(reply.body.contains("\"done\""))
+        #expect(run.exitCode == 0, "SIGTERM stops the server without waiting on the thread: \(run.stderr)")
+    }
 }
