@@ -78,7 +78,8 @@ import Testing
     @Test func aStreamThatBreaksMidwayDeliversItsFirstPiecesThenFails() async throws {
         let server = try await ModelSimulator.start { _ in
             SimulatedReply(text: "one two three four five six seven eight")
-                .pacingEvents(every: .milliseconds(50)).breakingOff(afterEvents: 3)
+                // Wide pauses: a loaded machine reads each piece before the connection breaks.
+                .pacingEvents(every: .milliseconds(200)).breakingOff(afterEvents: 3)
         }
         defer { Task { await server.shutdown() } }
         let model = OpenAICompatibleModel(name: "simulated-model", baseURL: server.baseURL, retry: .standard)
