@@ -12,7 +12,13 @@ public struct SchemaViolation: Sendable, Equatable, CustomStringConvertible {
     /// For a type mismatch, the types that were expected; lets `anyOf` merge "expected integer or null".
     let expectedTypes: [String]?
 
-    init(path: String, message: String, expectedTypes: [String]? = nil) {
+    /// A violation found by other means than the schema (a `Decodable` type refusing the value, say), so that it
+    /// goes back to the model in the same form.
+    public init(path: String, message: String) {
+        self.init(path: path, message: message, expectedTypes: nil)
+    }
+
+    init(path: String, message: String, expectedTypes: [String]?) {
         self.path = path
         self.message = message
         self.expectedTypes = expectedTypes
