@@ -170,4 +170,53 @@ import RLMTesting
         #expect(root.requests[1].messages.last?.content.contains("no answer schema") == true)
         await session.close()
     }
+
+    struct Payments: Decodable, Sendable {
+        var total: Int
+        var topUser: String
+        var byUser: [String: Int]
+        enum CodingKeys: String, CodingKey { case total, topUser = "top_user", byUser = "by_user" }
+    }
+
+    @Test func twoHundredRecordsAnsweredAsATypedValue() async throws {
+        let users = ["ann", "bob", "cy", "dee", "eve"]
+        var lines: [String] = []
+        var byUser: [String: Int] = [:]
+        for index in 0..<200 {
+            let user = users[(index * 7 + index / 3) % users.count]
+            let amount = (index * 37) % 101 + 1
+            byUser[user, default: 0] += amount
+            lines.append(#"{"user": "\#(user)", "amount": \#(amount)}"#)
+        }
+        let schema = try AnswerSchema(json: Data("""
+            {"type": "object", "properties": {"total": {"type": "integer"}, "top_user": {"type": "string"},
+             "by_user": {"type": "object", "additionalProperties": {"type": "integer"}}},
+             "required": ["total", "top_user", "by_user"], "additionalProperties": false}
+            """.utf8))
+        let root = ScriptedModel(replies: [
+            repl("""
+            import json
+            rows = [json.loads(line) for line in context.splitlines() if line.strip()]
+            by_user = {}
+            for row in rows:
+                by_user[row["user"]] = by_user.get(row["user"], 0) + row["amount"]
+            FINAL({"total": sum(by_user.values()), "by_user": by_user})
+            """),
+            repl("""
+            result = {"total": sum(by_user.values()), "by_user": by_user, "top_user": max(sorted(by_user), key=by_user.get)}
+            print(check_answer(result))
+            FINAL(result)
+            """),
+        ])
+        let typed = try await makeRLM(root).complete(query: "Total amount, the top user, and the amount per user?",
+                                                     context: .text(lines.joined(separator: "\n")), schema: schema,
+                                                     as: Payments.self)
+        #expect(typed.value.total == byUser.values.reduce(0, +))
+        #expect(typed.value.byUser == byUser)
+        #expect(typed.value.topUser == byUser.max { $0.value < $1.value }!.key)
+        let refused = typed.result.trajectory.first { $0.event == .answerRefused }
+        print("typed-demo library: refused \(refused?.text ?? "-") with \(refused?.details?["errors"]?.promptText ?? "-")")
+        print("typed-demo library: answer \(typed.result.answer)")
+        print("typed-demo library: value \(typed.value)")
+    }
 }
