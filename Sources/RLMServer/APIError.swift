@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LoopbackGuards
+import RLMKit
 
 /// A failure answered in OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`, so the
 /// official clients raise their matching exception with our message.
@@ -11,6 +12,8 @@ struct APIError: Error, HTTPResponseError, Sendable {
     var code: String?
     var param: String?
     var headers: HTTPFields = [:]
+    /// More fields of the error object, beside message, type, param and code (a 422's last submission).
+    var details: [String: JSONValue] = [:]
 
     static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> APIError {
         APIError(status: .badRequest, message: message, type: "invalid_request_error", code: code, param: param)
@@ -49,7 +52,12 @@ struct APIError: Error, HTTPResponseError, Sendable {
 
     /// The error's JSON body.
     var body: [String: Any] {
-        ["error": ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()] as [String: Any]]
+        var error: [String: Any] = ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()]
+        if !details.isEmpty, let data = try? JSONEncoder().encode(details),
+           let extra = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            error.merge(extra) { own, _ in own }
+        }
+        return ["error": error]
     }
 
     var jsonData: Data {

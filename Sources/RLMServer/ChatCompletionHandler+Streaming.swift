@@ -39,11 +39,15 @@ extension ChatCompletionHandler {
                 while let next = try await group.next() { outcome = outcome ?? next }
                 return outcome!
             }
-            switch completed {
-            case .success(let outcome):
-                try await writer.write(Self.event(run.chunk(delta: .init(content: outcome.result.answer))))
-                var last = run.chunk(delta: .init(), finishReason: outcome.finishReason)
-                last.rlm = outcome.summary
+            // A strict format's misfit (422) is told like any failure after the stream began.
+            let replied = completed.flatMap { outcome in
+                Result { () throws(APIError) in (outcome, try run.format.reply(to: outcome)) }
+            }
+            switch replied {
+            case .success(let (outcome, reply)):
+                try await writer.write(Self.event(run.chunk(delta: .init(content: reply.content))))
+                var last = run.chunk(delta: .init(), finishReason: reply.finishReason)
+                last.rlm = RunSummary(outcome, format: reply.format)
                 try await writer.write(Self.event(last))
                 if includeUsage {
                     var usage = run.chunk(delta: nil)

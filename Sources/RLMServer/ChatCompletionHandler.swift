@@ -24,6 +24,7 @@ struct ChatCompletionHandler: Sendable {
         return try await request.body.consumeWithCancellationOnInboundClose { body in
             let chat: ChatCompletionRequest
             let query: String
+            let format: ResponseFormat
             do {
                 chat = try await decode(body, declaredBytes: request.headers[.contentLength].flatMap { Int($0) })
                 guard chat.model == modelID else {
@@ -31,20 +32,22 @@ struct ChatCompletionHandler: Sendable {
                                             code: "model_not_found", param: "model")
                 }
                 query = try chat.query()
+                format = try ResponseFormat(chat.responseFormat)
             } catch {
                 // Not a run: the slot goes back without counting one.
                 await gate.release(slot.id, seconds: (ContinuousClock.now - slot.taken).seconds)
                 throw error
             }
-            let run = try await admit(chat, query: query, slot: slot, headers: request.headers)
+            let run = try await admit(chat, query: query, format: format, slot: slot, headers: request.headers)
             if chat.stream == true {
                 return streamingResponse(run, includeUsage: chat.streamOptions?.includeUsage == true)
             }
             let outcome = try await execute(run, onEvent: nil)
+            let reply = try run.format.reply(to: outcome)
             let completion = ChatCompletion(
                 id: run.completionID, created: run.created, model: modelID,
-                choices: [.init(message: .init(content: outcome.result.answer), finishReason: outcome.finishReason)],
-                usage: CompletionUsage(outcome.result.totalUsage), rlm: outcome.summary)
+                choices: [.init(message: .init(content: reply.content), finishReason: reply.finishReason)],
+                usage: CompletionUsage(outcome.result.totalUsage), rlm: RunSummary(outcome, format: reply.format))
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(completion))))
         }
@@ -67,13 +70,14 @@ struct ChatCompletionHandler: Sendable {
 
     /// Counts the request as a run and finds where it runs (the caller's session, or the context it names); the
     /// slot is given back by ``execute``, or here on failure.
-    private func admit(_ chat: ChatCompletionRequest, query: String, slot: RunSlot, headers: HTTPFields) async throws -> AdmittedRun {
+    private func admit(_ chat: ChatCompletionRequest, query: String, format: ResponseFormat, slot: RunSlot,
+                       headers: HTTPFields) async throws -> AdmittedRun {
         let id = slot.id
         let started = ContinuousClock.now
         metrics.runStarted()
         do {
             let target = try await target(of: chat, caller: try Caller(chat, headers: headers))
-            return AdmittedRun(id: id, query: query, target: target, started: started, model: modelID,
+            return AdmittedRun(id: id, query: query, format: format, target: target, started: started, model: modelID,
                                completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
                                created: Int(Date().timeIntervalSince1970))
         } catch {
@@ -86,6 +90,8 @@ struct ChatCompletionHandler: Sendable {
     struct AdmittedRun: Sendable {
         var id: UUID
         var query: String
+        /// The answer's format; its schema goes to the run.
+        var format: ResponseFormat
         var target: ContextRunner.Target
         var started: ContinuousClock.Instant
         var model: String
@@ -99,7 +105,7 @@ struct ChatCompletionHandler: Sendable {
     /// cancelled request (the client went away) cancels too: its model calls stop and its REPL is killed.
     func execute(_ run: AdmittedRun, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RunOutcome {
         let runner = self.runner
-        let task = Task { try await runner.ask(run.query, target: run.target, onEvent: onEvent) }
+        let task = Task { try await runner.ask(run.query, target: run.target, schema: run.format.schema, onEvent: onEvent) }
         await gate.setCanceller(run.id) { task.cancel() }
         do {
             let answered = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }

@@ -51,11 +51,14 @@ struct ChatCompletionRequest: Decodable, Sendable {
     var contextPaths: [String]?
     /// Extension: the id of a conversation this client started, to ask its next question in the same REPL.
     var session: String?
+    /// The answer's format: text (the default), `json_object` or `json_schema`; read by ``ResponseFormat``.
+    var responseFormat: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, context, session
         case streamOptions = "stream_options"
         case contextPaths = "context_paths"
+        case responseFormat = "response_format"
     }
 
     /// The question: the text of the last user message.

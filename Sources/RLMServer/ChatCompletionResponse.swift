@@ -34,6 +34,8 @@ struct RunSummary: Encodable, Sendable {
     /// The id that continues this conversation (body field `session` or header `X-RLM-Session`); absent when
     /// the server could not keep the REPL (`--cache-mb 0`, or the context is larger than it).
     var session: String?
+    /// The `response_format` that applied and whether the answer fits it; absent for text.
+    var responseFormat: ResponseFormat.Summary?
 
     init(_ result: RLMResult, loadSeconds: Double, cached: Bool, session: String?) {
         status = result.status.rawValue
@@ -53,6 +55,7 @@ struct RunSummary: Encodable, Sendable {
         case stopReason = "stop_reason", subCalls = "sub_calls", costUSD = "cost_usd", wallSeconds = "wall_seconds"
         case contextLoadSeconds = "context_load_seconds", contextCached = "context_cached"
         case sandbox
+        case responseFormat = "response_format"
     }
 }
 

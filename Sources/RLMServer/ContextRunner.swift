@@ -34,11 +34,12 @@ struct ContextRunner: Sendable {
         var summary: RunSummary { RunSummary(result, loadSeconds: loadSeconds, cached: cached, session: session) }
     }
 
-    func ask(_ query: String, target: Target, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> Answered {
+    /// - Parameter schema: the answer's schema (from `response_format`); nil for a text answer.
+    func ask(_ query: String, target: Target, schema: AnswerSchema? = nil, onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> Answered {
         switch target {
         case .session(let id, let session):
             do {
-                let result = try await session.ask(query, onEvent: onEvent)
+                let result = try await session.ask(query, schema: schema, onEvent: onEvent)
                 await sessions.checkIn(id)
                 return Answered(result: result, loadSeconds: 0, cached: true, session: id)
             } catch {
@@ -48,7 +49,7 @@ struct ContextRunner: Sendable {
         case .newConversation(let context, let reusable, let owner):
             let (session, loadSeconds, cached) = try await load(context, reusable: reusable)
             do {
-                let result = try await session.ask(query, onEvent: onEvent)
+                let result = try await session.ask(query, schema: schema, onEvent: onEvent)
                 // A cancelled run hands back its partial answer, and its REPL is gone: nothing is kept for it.
                 guard !Task.isCancelled else {
                     await session.close()
