@@ -40,8 +40,9 @@ extension Doctor {
         let notices: [String]
         do {
             (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
-        } catch let failure as CLIFailure where !configured {
-            return [.warning("endpoint", "no model endpoint is configured: \(failure.message)",
+        } catch is CLIFailure where !configured {
+            let ports = EndpointResolver.localServers.map { String($0.port) }.joined(separator: ", ")
+            return [.warning("endpoint", "no model endpoint is configured (no --base-url, RLM_BASE_URL, key or config file setting) and no local model server answers on ports \(ports): a run would stop with exit 2.",
                              fix: "Set one before a run: RLM_BASE_URL=http://127.0.0.1:8080/v1 RLM_MODEL=NAME for a local server, OPENAI_API_KEY=… RLM_MODEL=NAME for OpenAI's API, or base_url / model in ~/.config/rlm/config.toml (flags: --base-url, --model, --api-key-env).")]
         } catch {
             return [.problem("endpoint", "\(error)", fix: "Correct the setting named above (a flag, an RLM_* environment variable or the config file), then run rlm doctor again.")]
