@@ -148,7 +148,7 @@ import RLMTesting
         #expect(root.requests[1].messages.last?.content.contains("must be JSON data") == true)
     }
 
-    @Test func withoutASchemaTheREPLSubmitsTextAndChildrenNeverGetTheSchema() async throws {
+    @Test func withoutASchemaTheREPLSubmitsStrText() async throws {
         let root = ScriptedModel(replies: [repl("print(answer_schema)\nFINAL({'n': 1})")])
         let result = try await makeRLM(root).complete(query: "q", context: .text("c"))
         #expect(result.answer == "{'n': 1}")
