@@ -46,7 +46,7 @@ enum AskOutcome {
 
     private static func summary(_ result: RLMResult, rlm: RLM?, notes: [String]) -> [String: Value] {
         var fields: [String: Value] = [
-            "answer": .string(result.answer),
+            "answer": result.answerJSON.flatMap { try? Value($0) } ?? .string(result.answer),
             "stop_reason": result.stopReason.map(Value.string) ?? .null,
             "iterations": .int(result.iterations),
             "sub_calls": .int(result.subCalls),
@@ -60,6 +60,9 @@ enum AskOutcome {
             "notes": .array(notes.map(Value.string)),
         ]
         if let rlm { fields["limits"] = limits(rlm) }
+        if let violations = result.schemaViolations {
+            fields["schema_violations"] = .array(violations.map { .object(["path": .string($0.path), "message": .string($0.message)]) })
+        }
         return fields
     }
 
@@ -78,7 +81,11 @@ enum AskOutcome {
     }
 
     private static func stopMessage(_ result: RLMResult) -> String {
-        result.stopReason == "cancelled"
+        if result.stopReason == StopReason.schema.rawValue {
+            let shown = (result.schemaViolations ?? []).prefix(5).map(\.description).joined(separator: "; ")
+            return "every submission was refused by `schema`; the last one: \(shown). Loosen the schema or describe its fields in the query."
+        }
+        return result.stopReason == "cancelled"
             ? "the run was cancelled before the model submitted an answer."
             : "the \(result.stopReason ?? "limit") limit stopped the run before the model submitted an answer. Raise it (see `rlm mcp --help`) or ask a narrower question."
     }

@@ -84,8 +84,10 @@ public actor RLMMCPServer {
         let rlm: RLM
         var inputNotes: [String] = []
         let context: RLMContext
+        let schema: AnswerSchema?
         do {
             arguments = try AskTool.arguments(from: parameters.arguments)
+            schema = try arguments.answerSchema()
             switch arguments.input {
             case .text(let text):
                 context = .text(text)
@@ -114,7 +116,7 @@ public actor RLMMCPServer {
         let query = arguments.query
         configuration.log("rlm mcp: \(AskTool.name) started: \(query.prefix(80))")
         let run = Task {
-            try await rlm.complete(query: query, context: context) { event in
+            try await rlm.complete(query: query, context: context, schema: schema) { event in
                 if event.event == .sandbox, case .array(let warnings)? = event.details?["warnings"] {
                     for case .string(let warning) in warnings { log("rlm mcp: \(warning)") }
                 }

@@ -87,7 +87,7 @@ import SystemPackage
             #expect(tools.map { $0["name"] as? String } == ["rlm_ask"])
             let schema = try #require(tools.first?["inputSchema"] as? [String: Any])
             let properties = try #require(schema["properties"] as? [String: Any])
-            #expect(Set(properties.keys) == ["query", "paths", "text"])
+            #expect(Set(properties.keys) == ["query", "paths", "text", "schema"])
             #expect(schema["required"] as? [String] == ["query"])
 
             let calls = try #require(report["calls"] as? [[String: Any]])
