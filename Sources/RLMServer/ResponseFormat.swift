@@ -86,8 +86,10 @@ struct ResponseFormat: Sendable {
                 root["description"] = .string(description)
             }
             source = .object(root)
-        } else if let description = options["description"], description != .null, !Self.isString(description) {
-            throw .invalidRequest("\(at).description must be a string.", param: at + ".description")
+        } else if let description = options["description"], description != .null {
+            // A description the model would never see is refused rather than dropped.
+            throw .invalidRequest(Self.isString(description) ? "\(at).description needs a schema that is an object, to be shown as its description."
+                                  : "\(at).description must be a string.", param: at + ".description")
         }
         do {
             self.init(kind: .jsonSchema, schema: try AnswerSchema(source), name: name, strict: strict)
