@@ -94,7 +94,10 @@ import Testing
         #expect(received.hasPrefix("one two"), "\(received)")
         #expect(!received.contains("eight"), "\(received)")
         #expect((1...2).contains(deltas.withLock { $0 }.count))
-        #expect(server.requestCount == 1)
+        #expect(received.components(separatedBy: "one").count == 2, "no text was delivered twice: \(received)")
+        // Once text was delivered the stream is not sent again. On a machine loaded by the whole suite the break
+        // can reach the client before the first text does; that attempt delivered nothing and is retried.
+        #expect((1...2).contains(server.requestCount))
     }
 
     @Test func aPacedStreamArrivesWhole() async throws {

@@ -43,7 +43,9 @@ import Testing
             SimulatedReply(text: "the answer after the stall")
         })
         defer { Task { await server.shutdown() } }
-        let model = Self.model(provider, server, requestTimeout: .seconds(2))
+        // 6 s: on a machine loaded by the whole suite, opening a loopback connection can take seconds, and the
+        // request timeout bounds that too.
+        let model = Self.model(provider, server, requestTimeout: .seconds(6))
         let response = try await Self.ask(model, streamed: streamed)
         #expect(response.text == "the answer after the stall")
         // The first request stalled; on a loaded machine a later one may run out its time too.
@@ -85,7 +87,7 @@ import Testing
     func theFinalErrorNamesTheFlag(provider: ModelProvider) async throws {
         let server = try await ModelSimulator.start { _ in SimulatedReply(text: "never whole").stalling() }
         defer { Task { await server.shutdown() } }
-        let whole = Self.model(provider, server, requestTimeout: .seconds(2),
+        let whole = Self.model(provider, server, requestTimeout: .seconds(6),
                                retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(10)))
         let timedOut = await #expect(throws: ModelError.self) { try await Self.ask(whole, streamed: false) }
         guard case .timedOut? = timedOut else { Issue.record("expected a timeout, got \(String(describing: timedOut))"); return }

@@ -73,7 +73,7 @@ import Testing
     @Test func cancelRacingResumeResumesEachWaiterExactlyOnce() async throws {
         let queue = WaiterQueue<Int, Void>()
         var (handed, cancelled) = (0, 0)
-        for round in 0..<2_000 {
+        for round in 0..<400 {
             let task = await enqueue(on: queue)
             let line = StartLine()
             let resumed = await withTaskGroup(of: Bool?.self) { group in
@@ -94,12 +94,12 @@ import Testing
             }
             #expect(queue.isEmpty)
         }
-        #expect(handed + cancelled == 2_000)
+        #expect(handed + cancelled == 400)
     }
 
     @Test func cancelRacingTheEnqueueNeverStrandsAWaiter() async {
         let queue = WaiterQueue<Void, Void>()
-        for round in 0..<2_000 {
+        for round in 0..<400 {
             let task = Task { try await queue.wait() }
             if round % 2 == 0 { await Task.yield() }
             task.cancel()
@@ -112,7 +112,7 @@ import Testing
         let queue = WaiterQueue<Int, Void>()
         var kept: [Task<Int, any Error>] = []
         var cancelled: [Task<Int, any Error>] = []
-        for index in 0..<300 {
+        for index in 0..<90 {
             let task = await enqueue(on: queue)
             if index % 3 == 0 { kept.append(task) } else { cancelled.append(task) }
         }
@@ -189,7 +189,7 @@ import Testing
         // Were the wait to leave the actor before joining the queue, the probe waiting next on the actor would
         // run in between, and so could an opening, which would then be missed.
         var probed = 0
-        for _ in 0..<500 {
+        for _ in 0..<150 {
             let gate = Gate()
             let (passer, probe) = await gate.passThenProbe()
             let gap = await probe.value
