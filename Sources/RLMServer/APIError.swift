@@ -33,6 +33,12 @@ struct APIError: Error, HTTPResponseError, Sendable {
                  type: "invalid_request_error", code: "request_too_large")
     }
 
+    static func bodyTimedOut(after timeout: Duration) -> APIError {
+        APIError(status: .requestTimeout,
+                 message: "the request body did not arrive within \(Int(timeout.seconds)) s, so its run slot went back. Send the body at once, put a large input under the server's --files-root and name it in context_paths, or start the server with a longer --body-timeout.",
+                 type: "invalid_request_error", code: "body_timeout")
+    }
+
     static func busy(retryAfter: Int, limit: Int) -> APIError {
         APIError(status: .tooManyRequests,
                  message: "all \(limit) run slots are busy. Retry after \(retryAfter) s, or start the server with a higher --max-concurrent-runs.",

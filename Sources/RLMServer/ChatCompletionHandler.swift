@@ -12,6 +12,8 @@ struct ChatCompletionHandler: Sendable {
     let metrics: ServerMetrics
     let filesRoot: FilesRoot?
     let maxRequestBytes: Int
+    /// How long an admitted body may take to arrive (`--body-timeout`).
+    let bodyTimeout: Duration
 
     /// Takes a run slot before a byte of the body is read, so that a full server refuses at once (429) and the
     /// uploads it refuses hold no memory; then reads the body (at most `maxRequestBytes`) inside Hummingbird's watch
@@ -138,12 +140,7 @@ struct ChatCompletionHandler: Sendable {
     /// Reads the body into one buffer sized from its `Content-Length` (so it is not regrown as it arrives), at
     /// most `maxRequestBytes`, and decodes it without copying it first.
     private func decode(_ body: RequestBody, declaredBytes: Int?) async throws -> ChatCompletionRequest {
-        var buffer = ByteBufferAllocator().buffer(capacity: min(declaredBytes ?? 16_384, maxRequestBytes))
-        do {
-            try await body.collect(upTo: maxRequestBytes, into: &buffer)
-        } catch is NIOTooManyBytesError {
-            throw APIError.tooLarge(limit: maxRequestBytes)
-        }
+        let buffer = try await collect(body, capacity: min(declaredBytes ?? 16_384, maxRequestBytes))
         do {
             return try buffer.withUnsafeReadableBytes { bytes in
                 guard let base = bytes.baseAddress else { throw APIError.invalidRequest("the body is empty: send a chat completion request as JSON.") }
@@ -157,6 +154,32 @@ struct ChatCompletionHandler: Sendable {
             throw APIError.invalidRequest("the body is not a chat completion request: \(Self.describe(error)).")
         } catch {
             throw APIError.invalidRequest("the body is not JSON: \(error).")
+        }
+    }
+
+    /// The whole body, or 408 when it has not arrived within `bodyTimeout` (the slot then goes back).
+    private func collect(_ body: RequestBody, capacity: Int) async throws -> ByteBuffer {
+        let limit = maxRequestBytes
+        let timeout = bodyTimeout
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var buffer = ByteBufferAllocator().buffer(capacity: capacity)
+                do {
+                    try await body.collect(upTo: limit, into: &buffer)
+                } catch is NIOTooManyBytesError {
+                    throw APIError.tooLarge(limit: limit)
+                }
+                return buffer
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw APIError.bodyTimedOut(after: timeout)
+            }
+            return buffer
         }
     }
 

@@ -41,6 +41,9 @@ public final class RLMServer: Sendable {
         public var maxSessions = 32
         /// Pristine loaded REPLs the context cache keeps, at most one per content.
         public var maxCachedContexts = 8
+        /// How long an admitted request's body may take to arrive; a slower upload gets 408 and gives its run slot
+        /// back, so a few slow clients cannot hold every slot.
+        public var bodyTimeout: Duration = .seconds(60)
 
         public init(host: String = "127.0.0.1", port: Int = 8088, modelID: String = "rlm", authToken: String? = nil,
                     allowedHosts: [String] = [], corsOrigins: [String] = [], filesRoot: String? = nil,
@@ -156,7 +159,8 @@ public final class RLMServer: Sendable {
         let chat = ChatCompletionHandler(
             modelID: configuration.modelID,
             runner: ContextRunner(rlm: rlm, logDirectory: configuration.logDirectory, cache: cache, sessions: sessions, metrics: metrics),
-            gate: gate, metrics: metrics, filesRoot: filesRoot, maxRequestBytes: configuration.maxRequestBytes)
+            gate: gate, metrics: metrics, filesRoot: filesRoot, maxRequestBytes: configuration.maxRequestBytes,
+            bodyTimeout: configuration.bodyTimeout)
         router.post("/v1/chat/completions") { request, context in try await chat.respond(to: request, context: context) }
         let models = ModelList(data: [.init(id: configuration.modelID, created: started, rootModel: rlm.rootModel.name,
                                             subModel: rlm.subModel?.name)])

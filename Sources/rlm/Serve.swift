@@ -46,6 +46,8 @@ struct Serve: AsyncParsableCommand {
     var cacheMb = 1_024
     @Option(help: "Seconds a drain waits for running requests before cancelling them.")
     var drainTimeout: Double = 30
+    @Option(help: "Seconds an admitted request's body may take to arrive; a slower upload gets 408 and gives its run slot back.")
+    var bodyTimeout: Double = 60
     @Option(help: "Seconds a conversation lives without a request. Each answer carries a session id (rlm.session); a client that sends it back (body field session or header X-RLM-Session) asks its next question in its own REPL.")
     var sessionTtl: Double = 1_800
 
@@ -68,6 +70,9 @@ struct Serve: AsyncParsableCommand {
         guard cacheMb >= 0 else { throw ValidationError("--cache-mb cannot be negative.") }
         guard sessionTtl.isFinite, sessionTtl >= 1, sessionTtl <= 604_800 else {
             throw ValidationError("--session-ttl must be between 1 and 604800 seconds (a week).")
+        }
+        guard bodyTimeout.isFinite, bodyTimeout >= 1, bodyTimeout <= 86_400 else {
+            throw ValidationError("--body-timeout must be between 1 and 86400 seconds.")
         }
         guard drainTimeout.isFinite, drainTimeout >= 0, drainTimeout <= 86_400 else {
             throw ValidationError("--drain-timeout must be between 0 and 86400 seconds.")
@@ -94,12 +99,14 @@ struct Serve: AsyncParsableCommand {
         let logDirectory: URL? = noLog ? nil : URL(fileURLWithPath: logDir ?? URL(fileURLWithPath: Ask.defaultLogPath(environment: environment)).deletingLastPathComponent().path)
         let server: RLMServer
         do {
-            server = try RLMServer(rlm: rlm, configuration: .init(
+            var configuration = RLMServer.Configuration(
                 host: host, port: port, modelID: servedModelName, authToken: token, allowedHosts: allowedHost,
                 corsOrigins: corsOrigin, filesRoot: filesRoot,
                 maxConcurrentRuns: maxConcurrentRuns, maxRequestBytes: maxRequestBytes, cacheBytes: cacheMb << 20,
                 drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory,
-                sessionTTL: .milliseconds(Int64(sessionTtl * 1000))))
+                sessionTTL: .milliseconds(Int64(sessionTtl * 1000)))
+            configuration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
+            server = try RLMServer(rlm: rlm, configuration: configuration)
         } catch let error as ServerSetupError {
             throw CLIFailure.configuration(error.message)
         }

@@ -176,6 +176,29 @@ import Testing
         #expect(refused.headers["retry-after"] != nil, "\(refused)")
     }
 
+    @Test(.timeLimit(.minutes(1))) func anUploadTooSlowForTheBodyTimeoutGivesItsSlotBack() async throws {
+        let (replies, run) = try await Self.withServer(["--max-concurrent-runs", "1", "--body-timeout", "2"]) { handle, model in
+            let port = handle.port
+            let head = RawHTTP.request("POST", "/v1/chat/completions", host: "127.0.0.1:\(port)",
+                                       headers: ["Content-Type: application/json"], contentLength: 4 << 20)
+            // The upload takes the only slot and stops after the start of its body.
+            let slow = try await RawHTTP.Connection.open(port: port)
+            defer { slow.close() }
+            try await slow.send(head + Data(#"{"model":"rlm","messages":[{"role":"user","content":"q"}],"context":""#.utf8))
+            let timedOut = try await slow.readReply(seconds: 30)
+            // The slot is free again: the next request is admitted and answered.
+            let next = try await RawHTTP.exchange(port: port, RawHTTP.request(
+                "POST", "/v1/chat/completions", host: "127.0.0.1:\(port)", headers: ["Content-Type: application/json"], body: Self.chatBody))
+            return (timedOut, next, model.requestCount)
+        }
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        let (timedOut, next, modelCalls) = replies
+        #expect(timedOut.status == 408 && timedOut.errorCode == "body_timeout", "\(timedOut)")
+        #expect(timedOut.body.contains("--body-timeout"), "\(timedOut)")
+        #expect(next.status == 200, "the slot was not given back: \(next)")
+        #expect(modelCalls >= 1)
+    }
+
     @Test func nonLoopbackAddressNeedsAToken() async throws {
         let model = try await ModelSimulator.start(models: ["root"]) { _ in SimulatedReply(text: Self.answerLength) }
         defer { Task { await model.shutdown() } }
