@@ -34,7 +34,7 @@ enum SchemaArgument {
         let origin: String
         if trimmed.hasPrefix("{") {
             data = Data(trimmed.utf8)
-            origin = "the --schema argument"
+            origin = "the schema given inline"
         } else {
             origin = "the schema file \(argument)"
             do {
