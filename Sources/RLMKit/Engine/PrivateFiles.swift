@@ -38,10 +38,16 @@ public enum PrivateFiles {
         return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
-    /// Writes `data` to `file` as 0600 in one step: a private temporary file beside it is renamed over it.
+    /// Writes `data` to `file` as 0600 in one step: a private temporary file beside it (new, never a link) is
+    /// renamed over it, so the file is never half-written or readable by others.
     public static func write(_ data: Data, to file: URL) throws {
-        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8))")
-        let handle = try createFile(temporary)
+        let folder = file.deletingLastPathComponent()
+        try createDirectory(folder)
+        let temporary = folder.appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8))")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw failure("create the file", temporary.path) }
+        fchmod(descriptor, 0o600)
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
             try handle.write(contentsOf: data)
             try handle.close()

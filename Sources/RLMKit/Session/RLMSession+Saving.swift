@@ -126,27 +126,15 @@ extension RLMSession {
     /// Writes each file 0600 into `directory` (made 0700 when it does not exist), the signature last; each
     /// through a private temporary file renamed into place, so no file is ever half-written or readable by others.
     private static func write(_ files: [String: Data], into directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let names = files.keys.filter { $0 != SessionSignature.fileName }.sorted() + [SessionSignature.fileName]
-        for name in names {
-            guard let data = files[name] else { continue }
-            let url = directory.appendingPathComponent(name)
-            let temporary = directory.appendingPathComponent(".\(name).\(UUID().uuidString.prefix(8))")
-            let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else {
-                throw RLMSessionError(message: "cannot write \(url.path) (\(String(cString: strerror(errno)))). Save to a folder you can write to.")
+        do {
+            try PrivateFiles.createDirectory(directory)
+            for name in names {
+                guard let data = files[name] else { continue }
+                try PrivateFiles.write(data, to: directory.appendingPathComponent(name))
             }
-            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-            do {
-                try handle.write(contentsOf: data)
-                try handle.close()
-                guard rename(temporary.path, url.path) == 0 else {
-                    throw RLMSessionError(message: "cannot write \(url.path) (\(String(cString: strerror(errno)))). Save to a folder you can write to.")
-                }
-            } catch {
-                unlink(temporary.path)
-                throw error
-            }
+        } catch let error as PrivateFileError {
+            throw RLMSessionError(message: "\(error.description) Save to a folder you can write to.")
         }
     }
 
