@@ -12,15 +12,20 @@ public struct OriginAllowListMiddleware<Context: RequestContext>: RouterMiddlewa
     let allowHeaders: String
     let exposeHeaders: String?
     let maxAgeSeconds: Int
+    let allowSameOrigin: Bool
 
     /// - Parameters:
     ///   - allowedOrigins: origins such as `http://localhost:3000` (`--cors-origin`); empty refuses every other site.
     ///   - allowMethods: what a preflight allows.
     ///   - allowHeaders: request headers a preflight allows.
     ///   - exposeHeaders: response headers the other site's script may read.
+    ///   - allowSameOrigin: let through an `Origin` that names the request's own `Host`: for a server that serves
+    ///     its own page. A server without pages passes false, since where the Host check does not run (another
+    ///     `--host`), a rebound page's origin is "the same" as the Host it sends.
     public init(allowedOrigins: [String], allowMethods: [HTTPRequest.Method] = [.get, .post, .options],
                 allowHeaders: [String] = ["Authorization", "Content-Type"], exposeHeaders: [String] = [],
-                maxAgeSeconds: Int = 600) {
+                maxAgeSeconds: Int = 600, allowSameOrigin: Bool = true) {
+        self.allowSameOrigin = allowSameOrigin
         self.allowedOrigins = Set(allowedOrigins.map(AllowListEntry.normalizedOrigin))
         self.allowMethods = allowMethods.map(\.rawValue).joined(separator: ", ")
         self.allowHeaders = allowHeaders.joined(separator: ", ")
@@ -31,7 +36,7 @@ public struct OriginAllowListMiddleware<Context: RequestContext>: RouterMiddlewa
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin] else { return try await next(request, context) }
         let normalized = AllowListEntry.normalizedOrigin(origin)
-        if let authority = request.head.authority, normalized == "http://" + authority.lowercased() {
+        if allowSameOrigin, let authority = request.head.authority, normalized == "http://" + authority.lowercased() {
             return try await next(request, context)
         }
         guard allowedOrigins.contains(normalized) else {

@@ -140,7 +140,8 @@ struct ChatCompletionHandler: Sendable {
     /// Reads the body into one buffer sized from its `Content-Length` (so it is not regrown as it arrives), at
     /// most `maxRequestBytes`, and decodes it without copying it first.
     private func decode(_ body: RequestBody, declaredBytes: Int?) async throws -> ChatCompletionRequest {
-        let buffer = try await collect(body, capacity: min(declaredBytes ?? 16_384, maxRequestBytes))
+        // At most 1 MiB up front: a client that declares a large body and sends none must not pin the rest.
+        let buffer = try await collect(body, capacity: min(declaredBytes ?? 16_384, maxRequestBytes, 1 << 20))
         do {
             return try buffer.withUnsafeReadableBytes { bytes in
                 guard let base = bytes.baseAddress else { throw APIError.invalidRequest("the body is empty: send a chat completion request as JSON.") }

@@ -148,11 +148,15 @@ public final class RLMServer: Sendable {
         // The Host and Origin guards refuse in the OpenAI error shape themselves; the Origin guard adds the CORS
         // headers to every answer below it, refusals included.
         if Self.isLoopback(configuration.host) || !configuration.allowedHosts.isEmpty {
-            router.add(middleware: HostAllowListMiddleware(allowedHosts: configuration.allowedHosts))
+            // The address it listens on names it too (127.0.0.2, ::1 written as such).
+            let own = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            let allowed = configuration.allowedHosts + (Self.isLoopback(configuration.host) ? [own] : [])
+            router.add(middleware: HostAllowListMiddleware(allowedHosts: allowed))
         }
+        // It serves no page of its own, so no Origin counts as its own: only --cors-origin lets one through.
         router.add(middleware: OriginAllowListMiddleware(
             allowedOrigins: configuration.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "X-RLM-Session"],
-            exposeHeaders: ["Retry-After", "X-RLM-Session"]))
+            exposeHeaders: ["Retry-After"], allowSameOrigin: false))
         router.add(middleware: OpenAIErrorMiddleware(metrics: metrics, maxRequestBytes: configuration.maxRequestBytes))
         router.add(middleware: JSONContentTypeMiddleware())
         if let token = configuration.authToken { router.add(middleware: BearerAuthMiddleware.make(token: token)) }

@@ -53,12 +53,18 @@ import Testing
             for name in ["rlm.internal:\(port)", "box.local", "other.internal:\(port)"] {
                 replies.append(try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/v1/models", host: name)))
             }
+            // A page served under an allowed name (rebound, or behind the same proxy) sends its own name as both
+            // Host and Origin: the server serves no page, so that origin is not its own and is refused.
+            replies.append(try await RawHTTP.exchange(port: port, RawHTTP.request(
+                "POST", "/v1/chat/completions", host: "rlm.internal:\(port)",
+                headers: ["Origin: http://rlm.internal:\(port)", "Content-Type: application/json"], body: Self.chatBody)))
             return replies
         }
         #expect(run.exitCode == 0, "stderr: \(run.stderr)")
         #expect(replies[0].status == 200, "\(replies[0])")
         #expect(replies[1].status == 200, "\(replies[1])")
         #expect(replies[2].status == 403 && replies[2].errorCode == "host_not_allowed", "\(replies[2])")
+        #expect(replies[3].status == 403 && replies[3].errorCode == "origin_not_allowed", "\(replies[3])")
     }
 
     @Test func crossSitePostsAreRefused() async throws {
