@@ -94,7 +94,7 @@ extension Bench {
             let quiet = json
             let figures = try await bench.run { figure in
                 guard !quiet else { return }
-                FileHandle.standardError.write(Data("measured: \(figure.section) | \(figure.measure): \(figure.value) \(figure.unit)\n".utf8))
+                Terminal.error("measured: \(figure.section) | \(figure.measure): \(figure.value) \(figure.unit)")
             }
             if json {
                 let encoder = JSONEncoder()

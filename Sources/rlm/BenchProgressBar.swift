@@ -40,7 +40,7 @@ final class BenchProgressBar: Sendable {
         let filled = total > 0 ? min(width, done * width / total) : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let current = last.map { " \($0.task) \($0.method.rawValue) \(String(format: "%.2f", $0.score))" } ?? ""
-        let line = "\r\u{1B}[2K[\(bar)] \(done)/\(total)\(current)\(means.isEmpty ? "" : " | mean: \(means)")"
-        FileHandle.standardError.write(Data(line.utf8))
+        Terminal.writeControl("\r\u{1B}[2K")
+        Terminal.writeError("[\(bar)] \(done)/\(total)\(current)\(means.isEmpty ? "" : " | mean: \(means)")")
     }
 }

@@ -90,8 +90,8 @@ struct BenchSuiteRun {
         let summary = BenchSummary.markdown(records, title: title)
         try Data(summary.utf8).write(to: out.appendingPathComponent("summary.md"))
         try Data(BenchPlot.svg(records, title: title).utf8).write(to: out.appendingPathComponent("plot.svg"))
-        print(summary)
-        print("Results: \(resultsURL.path)\nSummary: \(out.appendingPathComponent("summary.md").path)\n"
+        Terminal.output(summary)
+        Terminal.output("Results: \(resultsURL.path)\nSummary: \(out.appendingPathComponent("summary.md").path)\n"
               + "Plot: \(out.appendingPathComponent("plot.svg").path)")
         if case .failure(let error) = outcome {
             if error is CancellationError {

@@ -60,7 +60,7 @@ struct ContextArgument {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-\(name)-\(UUID().uuidString.prefix(8)).txt")
         do {
             try await NIOThreadPool.singleton.runIfActive {
-                let output = try PrivateFiles.createFile(url)
+                let output = try PrivateFiles.createFile(url, exclusive: true)
                 defer { try? output.close() }
                 var input = FileHandle.standardInput
                 if let path {

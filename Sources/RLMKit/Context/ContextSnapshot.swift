@@ -40,9 +40,11 @@ public final class ContextSnapshot: Sendable {
             let copy = folder.appendingPathComponent(file.lastPathComponent.isEmpty ? "context.txt" : file.lastPathComponent)
             guard let input = FileHandle(forReadingAtPath: file.path) else { throw unreadable(file.lastPathComponent) }
             defer { try? input.close() }
-            guard FileManager.default.createFile(atPath: copy.path, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let output = FileHandle(forWritingAtPath: copy.path) else {
-                throw ContextError(message: "cannot write the context snapshot to \(copy.path). Check the free space and permissions of \(scratch.path).")
+            let output: FileHandle
+            do {
+                output = try PrivateFiles.createFile(copy, exclusive: true)
+            } catch {
+                throw ContextError(message: "cannot write the context snapshot to \(copy.path) (\(error)). Check the free space and permissions of \(scratch.path).")
             }
             defer { try? output.close() }
             hasher.beginFile(key: file.lastPathComponent)
@@ -89,7 +91,7 @@ public final class ContextSnapshot: Sendable {
     private static func makeFolder(in scratch: URL) throws -> URL {
         let folder = scratch.appendingPathComponent("rlm-snapshot-\(UUID().uuidString.prefix(12).lowercased())")
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try PrivateFiles.createDirectory(folder)
         } catch {
             throw ContextError(message: "cannot create the context snapshot folder \(folder.path) (\(error.localizedDescription)). Check the free space and permissions of \(scratch.path).")
         }

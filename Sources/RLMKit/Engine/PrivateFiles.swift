@@ -29,9 +29,13 @@ public enum PrivateFiles {
     }
 
     /// Creates `file` (or empties an existing one) as 0600, its missing folders 0700, and opens it for writing.
-    public static func createFile(_ file: URL) throws -> FileHandle {
+    /// - Parameters:
+    ///   - exclusive: the file must be new and is never opened through a link: for temporary files in shared
+    ///     folders such as /tmp, where someone else could plant a link at the name first.
+    public static func createFile(_ file: URL, exclusive: Bool = false) throws -> FileHandle {
         try createDirectory(file.deletingLastPathComponent())
-        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let flags = exclusive ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        let descriptor = open(file.path, flags, 0o600)
         guard descriptor >= 0 else { throw failure("create the file", file.path) }
         // An existing file keeps its old mode through open(2): narrow it too.
         fchmod(descriptor, 0o600)
@@ -41,13 +45,8 @@ public enum PrivateFiles {
     /// Writes `data` to `file` as 0600 in one step: a private temporary file beside it (new, never a link) is
     /// renamed over it, so the file is never half-written or readable by others.
     public static func write(_ data: Data, to file: URL) throws {
-        let folder = file.deletingLastPathComponent()
-        try createDirectory(folder)
-        let temporary = folder.appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8))")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw failure("create the file", temporary.path) }
-        fchmod(descriptor, 0o600)
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString.prefix(8))")
+        let handle = try createFile(temporary, exclusive: true)
         do {
             try handle.write(contentsOf: data)
             try handle.close()

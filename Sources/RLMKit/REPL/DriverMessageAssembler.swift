@@ -43,6 +43,7 @@ struct DriverMessageAssembler {
             throw .init(reason: "a message part without base64 data")
         }
         var joined = parts ?? Data()
+        parts = nil  // so that appending does not copy the whole message each time
         guard joined.count + chunk.count <= DriverChannelLimits.maxMessageBytes else {
             throw .init(reason: "a message of more than \(DriverChannelLimits.maxMessageBytes >> 20) MiB")
         }

@@ -7,7 +7,7 @@ import Foundation
 /// `maximum`, `minLength`, `maxLength` (counted in Unicode code points), `minItems`, `maxItems`, `anyOf`, `oneOf`,
 /// `allOf`, `$defs` and `$ref` to a schema within the document (`#/$defs/Name`, `#`). The annotations `title`,
 /// `description`, `default`, `examples`, `$comment`, `$schema` and `$id` are accepted and ignored, which covers
-/// the schemas Pydantic writes. Any other keyword is refused when the schema is parsed, by name, so nothing the
+/// the schemas Pydantic writes for plain models (not `format`, `pattern`, tuples or discriminated unions). Any other keyword is refused when the schema is parsed, by name, so nothing the
 /// schema asks for is silently left unchecked.
 ///
 /// ```swift

@@ -61,6 +61,8 @@ public actor RLMSession {
         let host = host
         try await takeTurn()
         defer { endTurn() }
+        // Cancelled just as the turn came: the question leaves, the session stays open for the next.
+        try Task.checkCancellation()
         return try await withTaskCancellationHandler {
             guard !closed, !Task.isCancelled else {
                 await shut()

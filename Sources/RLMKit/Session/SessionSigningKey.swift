@@ -108,7 +108,7 @@ public struct SessionSigningKey: Sendable {
     private static func create(_ file: URL) throws {
         let folder = file.deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try PrivateFiles.createDirectory(folder)
         } catch {
             throw RLMSessionError(message: "cannot create the folder \(folder.path) for the session key (\(error.localizedDescription)). Create it, or set XDG_CONFIG_HOME to a writable folder.")
         }
