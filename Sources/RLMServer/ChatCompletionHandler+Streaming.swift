@@ -11,7 +11,9 @@ extension ChatCompletionHandler {
     /// cancels the run.
     func streamingResponse(_ run: AdmittedRun, includeUsage: Bool) -> Response {
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        let lease = UnstartedRunLease(run: run, gate: gate, sessions: runner.sessions)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            lease.start()
             let (events, continuation) = AsyncStream<ByteBuffer>.makeStream()
             let tally = TallyBox()
             let onEvent: @Sendable (RLMEvent) -> Void = { event in
@@ -86,6 +88,34 @@ extension ChatCompletionHandler.AdmittedRun {
 }
 
 import Synchronization
+
+/// Gives an admitted stream's run slot (and its session) back when the stream's body never runs: Hummingbird
+/// writes the head first, and when the client has already gone that write fails and the body is never called,
+/// so nothing in it could release what the admission took.
+final class UnstartedRunLease: Sendable {
+    private let started = Mutex(false)
+    private let run: ChatCompletionHandler.AdmittedRun
+    private let gate: RunGate
+    private let sessions: SessionStore
+
+    init(run: ChatCompletionHandler.AdmittedRun, gate: RunGate, sessions: SessionStore) {
+        self.run = run
+        self.gate = gate
+        self.sessions = sessions
+    }
+
+    /// The body runs: from here on, the run itself gives everything back.
+    func start() { started.withLock { $0 = true } }
+
+    deinit {
+        guard !started.withLock({ $0 }) else { return }
+        let (gate, sessions, run) = (gate, sessions, run)
+        Task {
+            if case .session(let id, _) = run.target { await sessions.checkIn(id) }
+            await gate.release(run.id, seconds: (ContinuousClock.now - run.started).seconds)
+        }
+    }
+}
 
 /// The progress tally, shared by the run's event callbacks.
 final class TallyBox: Sendable {
