@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Hummingbird
+import LoopbackGuards
 import RLMKit
 
 /// The conversations clients continue by naming the id the server returned to them.
@@ -148,20 +150,15 @@ actor SessionStore {
     private func closed(_ id: UUID) { closing[id] = nil }
 
     /// `sess_` and 128 bits from the system's secure generator, in hex.
-    static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bits = (generator.next() as UInt64, generator.next() as UInt64)
-        return "sess_" + String(format: "%016llx%016llx", bits.0, bits.1)
-    }
+    static func newID() -> String { "sess_" + AccessToken.random() }
 
     static func key(_ id: String) -> SHA256Digest { SHA256.hash(data: Data(id.utf8)) }
 
     /// The SHA-256 of the Bearer token in `authorization` (scheme matched case-insensitively), nil without one.
     static func owner(authorization: String?) -> SHA256Digest? {
-        guard let value = authorization?.trimmingCharacters(in: .whitespaces),
-              let space = value.firstIndex(of: " "), value[..<space].lowercased() == "bearer" else { return nil }
-        let token = value[space...].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : SHA256.hash(data: Data(token.utf8))
+        // The same parsing as the token check, so the session's owner is the token that check accepted.
+        guard let token = AccessTokenMiddleware<BasicRequestContext>.bearerCredentials(authorization), !token.isEmpty else { return nil }
+        return SHA256.hash(data: Data(token.utf8))
     }
 }
 
