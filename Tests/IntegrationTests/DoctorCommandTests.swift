@@ -110,7 +110,7 @@ import Testing
                                                 attributes: [.posixPermissions: 0o755])
         chmod(runs.path, 0o755)
         let log = runs.appendingPathComponent("20260101-000000-abcdef.jsonl")
-        FileManager.default.createFile(atPath: log.path, contents: Data("{}\n".utf8))
+        _ = FileManager.default.createFile(atPath: log.path, contents: Data("{}\n".utf8))
         chmod(log.path, 0o644)
 
         let run = try await world.doctor(["--json"])

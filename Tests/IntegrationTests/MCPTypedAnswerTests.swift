@@ -64,7 +64,7 @@ import SystemPackage
             #expect(run.terminationStatus == .exited(0), "stderr: \(run.standardError)")
             if let path = ProcessInfo.processInfo.environment["RLM_MCP_TYPED_REPORT"] { try stdout.write(toFile: path, atomically: true, encoding: .utf8) }
             let report = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any],
-                                      "stdout: \(stdout)\nstderr: \(run.standardError ?? "")")
+                                      "stdout: \(stdout)\nstderr: \(run.standardError)")
 
             // The tool declares an outputSchema whose `answer` allows any JSON, and takes `schema`.
             let tool = try #require((report["tools"] as? [[String: Any]])?.first)

@@ -50,7 +50,7 @@ import SystemPackage
         }
         let code: Int32
         if case .exited(let value) = result.terminationStatus { code = value } else { code = -1 }
-        return Outcome(exitCode: code, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "",
+        return Outcome(exitCode: code, stdout: result.standardOutput, stderr: result.standardError,
                        peakRSSBytes: peak.withLock { $0 }, seconds: (ContinuousClock.now - started).seconds,
                        secondTurn: secondTurn.withLock { $0 })
     }

@@ -50,7 +50,7 @@ public struct DirectoryListing: Sendable {
         guard let top = opendir(rootPath) else {
             throw ContextError(message: "the directory \(rootPath) cannot be listed. Check its permissions.")
         }
-        var walker = Walker(skipped: skipped, inside: inside, rootComponents: rootPath.split(separator: "/").map(String.init))
+        let walker = Walker(skipped: skipped, inside: inside, rootComponents: rootPath.split(separator: "/").map(String.init))
         var listing = DirectoryListing(root: rootPath)
         walker.walk(top, absolute: rootPath, relative: "", into: &listing)
         listing.entries.sort { $0.relativePath < $1.relativePath }

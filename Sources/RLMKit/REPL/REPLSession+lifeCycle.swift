@@ -40,7 +40,7 @@ extension REPLSession {
             shutdownDeadline = Task {
                 for step in 0..<2 {
                     do { try await Task.sleep(for: step == 0 ? Self.shutdownGrace : Self.shutdownGrace / 2) } catch { return }
-                    await self.shutdownDeadlinePassed(step: step)
+                    self.shutdownDeadlinePassed(step: step)
                 }
             }
         case .kill(let pid, let cell):

@@ -51,7 +51,7 @@ public struct AnswerSchema: Sendable {
 
     /// Checks a value and returns every way it does not fit, in a stable order; empty when it fits.
     public func validate(_ value: JSONValue) -> [SchemaViolation] {
-        var validator = SchemaValidator(schema: self)
+        let validator = SchemaValidator(schema: self)
         return validator.check(root, value, path: "$", depth: 0)
     }
 
