@@ -152,8 +152,9 @@ public final class ModelSimulator: Sendable {
         let stream = wire.stream ?? false
         let request = SimulatedRequest(model: wire.model, messages: wire.messages,
                                        authorization: authorization,
-                                       isAnthropic: isAnthropic, stream: stream)
-        let reply = await handler(request)
+                                       isAnthropic: isAnthropic, stream: stream,
+                                       maxTokens: wire.maxTokens, maxCompletionTokens: wire.maxCompletionTokens)
+        let reply = await handler(request).cut(to: request.outputCap)
         var response = response(to: reply, wire: wire, isAnthropic: isAnthropic, stream: stream)
         response.sendAt = reply.delay > .zero ? .now + reply.delay : nil
         response.onSend = { counters.withLock { $0.inFlight -= 1 } }
@@ -198,9 +199,11 @@ public final class ModelSimulator: Sendable {
         var system: String?
         var stream: Bool?
         var maxTokens: Int?
+        var maxCompletionTokens: Int?
         enum CodingKeys: String, CodingKey {
             case model, messages, system, stream
             case maxTokens = "max_tokens"
+            case maxCompletionTokens = "max_completion_tokens"
         }
     }
 

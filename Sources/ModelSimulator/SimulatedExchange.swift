@@ -13,6 +13,13 @@ public struct SimulatedRequest: Sendable {
     public var isAnthropic: Bool
     /// The client asked for a streamed reply.
     public var stream: Bool
+    /// The request's `max_tokens`, if any.
+    public var maxTokens: Int?
+    /// The request's `max_completion_tokens` (OpenAI's name for the cap, which reasoning models require), if any.
+    public var maxCompletionTokens: Int?
+
+    /// The cap on the reply's tokens the request set, by either name.
+    public var outputCap: Int? { maxCompletionTokens ?? maxTokens }
 
     /// The text of the last user message.
     public var lastUserText: String { messages.last { $0.role == "user" }?.content ?? "" }
@@ -120,6 +127,19 @@ public struct SimulatedReply: Sendable {
     public func stalling(afterEvents count: Int = 1) -> SimulatedReply {
         var reply = self
         reply.stallsAfterEvents = max(0, count)
+        return reply
+    }
+
+    /// This reply as a server with an output cap sends it: a reply longer than `cap` tokens stops at the cap, with
+    /// `finish_reason` `length` (its text cut at four characters a token).
+    func cut(to cap: Int?) -> SimulatedReply {
+        guard let cap, status == 200, rawBody == nil else { return self }
+        let tokens = completionTokens ?? max(1, text.count / 4)
+        guard tokens > cap else { return self }
+        var reply = self
+        reply.completionTokens = cap
+        reply.text = String(text.prefix(cap * 4))
+        reply.finishReason = "length"
         return reply
     }
 

@@ -11,7 +11,8 @@ public struct AnthropicModel: LanguageModel {
     /// API root without `/v1` (a trailing `/v1` is accepted and dropped).
     public let baseURL: String
     private let apiKey: String?
-    /// The Messages API requires a cap on the reply's length.
+    /// The Messages API requires a cap on the reply's length: this one, or a request's own cap when lower (a
+    /// budget's, say), so a cap never asks for more than the model is known to write.
     public var defaultMaxOutputTokens: Int
     /// Longest wait for one whole reply: its head, its body, and a streamed reply to its end. A reply that
     /// stalls midway fails when it runs out, and is retried like any timeout.
@@ -200,7 +201,7 @@ public struct AnthropicModel: LanguageModel {
         }
         var body: [String: any Sendable] = [
             "model": name,
-            "max_tokens": request.maxOutputTokens ?? defaultMaxOutputTokens,
+            "max_tokens": min(request.maxOutputTokens ?? defaultMaxOutputTokens, defaultMaxOutputTokens),
             "messages": turns,
         ]
         if !system.isEmpty { body["system"] = system }

@@ -134,10 +134,15 @@ public struct OpenAICompatibleModel: LanguageModel {
                              usage: usage ?? .estimate(request: request, reply: text), model: served)
     }
 
+    /// `max_completion_tokens` on OpenAI's own API, `max_tokens` on every other server.
+    var capField: ChatCompletionRequestBody.CapField {
+        URL(string: baseURL)?.host?.lowercased() == "api.openai.com" ? .maxCompletionTokens : .maxTokens
+    }
+
     private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
         let body = ChatCompletionRequestBody(
             model: name, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
-            maxTokens: request.maxOutputTokens, temperature: request.temperature, stream: stream ? true : nil,
+            outputCap: request.maxOutputTokens, capField: capField, temperature: request.temperature, stream: stream ? true : nil,
             streamOptions: stream ? .init(includeUsage: true) : nil)
         var http = HTTPClientRequest(url: baseURL + "/chat/completions")
         http.method = .POST
@@ -253,14 +258,30 @@ struct ChatCompletionRequestBody: Encodable {
     }
     let model: String
     let messages: [Message]
+    /// Which name the reply's cap goes by: OpenAI's own API wants `max_completion_tokens` (its reasoning models
+    /// refuse `max_tokens`); other servers know `max_tokens`.
+    enum CapField: Sendable { case maxTokens, maxCompletionTokens }
     let maxTokens: Int?
+    let maxCompletionTokens: Int?
     let temperature: Double?
     let stream: Bool?
     let streamOptions: StreamOptions?
     enum CodingKeys: String, CodingKey {
         case model, messages, temperature, stream
         case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
         case streamOptions = "stream_options"
+    }
+
+    init(model: String, messages: [Message], outputCap: Int?, capField: CapField, temperature: Double?, stream: Bool?,
+         streamOptions: StreamOptions?) {
+        self.model = model
+        self.messages = messages
+        self.maxTokens = capField == .maxTokens ? outputCap : nil
+        self.maxCompletionTokens = capField == .maxCompletionTokens ? outputCap : nil
+        self.temperature = temperature
+        self.stream = stream
+        self.streamOptions = streamOptions
     }
 
     static let encoder: JSONEncoder = {
