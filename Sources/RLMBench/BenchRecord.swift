@@ -59,6 +59,27 @@ public struct BenchRecord: Codable, Sendable, Equatable {
         case wallSeconds = "wall_seconds"
         case subCalls = "sub_calls"
     }
+
+    /// Writes `cost_usd` as null when a model has no price, as docs/benchmarks.md says, rather than leaving it out.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(task, forKey: .task)
+        try container.encode(suite, forKey: .suite)
+        try container.encode(sizeTokens, forKey: .sizeTokens)
+        try container.encode(method, forKey: .method)
+        try container.encode(score, forKey: .score)
+        try container.encode(prediction, forKey: .prediction)
+        try container.encode(expected, forKey: .expected)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(costUSD, forKey: .costUSD)
+        try container.encode(wallSeconds, forKey: .wallSeconds)
+        try container.encode(turns, forKey: .turns)
+        try container.encode(subCalls, forKey: .subCalls)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(error, forKey: .error)
+        try container.encodeIfPresent(truncated, forKey: .truncated)
+        try container.encodeIfPresent(trajectory, forKey: .trajectory)
+    }
 }
 
 /// Tokens of one model in one task.
