@@ -24,9 +24,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("allow-model"),
             help: ArgumentHelp("A further model the code may ask for with llm_query(..., model=NAME), served by the sub model's endpoint (repeatable; added to models = [...] in rlm.toml).", valueName: "name"))
     var allowedModels: [String] = []
-    @Option(help: "Context window of the sub model in tokens (sets how much text one sub-call may carry).")
+    @Option(help: "Context window of the sub model in tokens (sets how much text one sub-call may carry; default: found as for --model-window).")
     var subWindow: Int?
-    @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: known models' windows, else 32K).")
+    @Option(help: "Context window of the root model in tokens; older turns are summarised near it (default: what the server reports, else the published window of a hosted model, else 8,192).")
     var modelWindow: Int?
     @Option(help: "Seconds one model request may take, its whole reply included (a streamed one to its end); a request that runs out, one stalled midway too, is retried.")
     var requestTimeout: Double = 600
