@@ -127,10 +127,7 @@ public actor RunLedger {
 
     func record(model: String, usage: TokenUsage) {
         var entry = perModel[model, default: ModelUsage()]
-        entry.calls += 1
-        entry.inputTokens += usage.inputTokens
-        entry.outputTokens += usage.outputTokens
-        if usage.estimated == true { entry.estimatedCalls += 1 }
+        entry.add(usage)
         if let price = prices.price(for: model) {
             let cost = price.cost(of: usage)
             totalCost += cost
@@ -153,7 +150,7 @@ public actor RunLedger {
     public var subCalls: Int { subCallCount }
     public var totalTokens: Int { perModel.values.reduce(0) { $0 + $1.inputTokens + $1.outputTokens } }
     public var total: TokenUsage {
-        perModel.values.reduce(TokenUsage()) { $0 + TokenUsage(inputTokens: $1.inputTokens, outputTokens: $1.outputTokens) }
+        perModel.values.reduce(TokenUsage()) { $0 + $1.tokens }
     }
     /// Total cost in USD; nil when some model that was used has no price.
     public var costUSD: Double? { unpricedModels.isEmpty ? totalCost : nil }
