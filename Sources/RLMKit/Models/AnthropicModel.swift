@@ -20,10 +20,13 @@ public struct AnthropicModel: LanguageModel {
     /// Longest silence between two pieces of a streamed reply before it counts as stalled (and is retried).
     public var streamIdleTimeout: Duration
     public var retry: RetryPolicy
+    /// Lifetime of the prompt-cache entries a root turn writes (config `anthropic_cache_ttl`).
+    public var cacheTTL: PromptCacheTTL
 
     public init(name: String, baseURL: String = AnthropicModel.publicBaseURL, apiKey: String? = nil,
                 defaultMaxOutputTokens: Int = 8_192, requestTimeout: Duration = .seconds(600),
-                streamIdleTimeout: Duration = .seconds(120), retry: RetryPolicy = .standard) {
+                streamIdleTimeout: Duration = .seconds(120), retry: RetryPolicy = .standard,
+                cacheTTL: PromptCacheTTL = .fiveMinutes) {
         self.name = name
         self.baseURL = Self.normalizedBaseURL(baseURL)
         self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
@@ -31,13 +34,14 @@ public struct AnthropicModel: LanguageModel {
         self.requestTimeout = requestTimeout
         self.streamIdleTimeout = streamIdleTimeout
         self.retry = retry
+        self.cacheTTL = cacheTTL
     }
 
     public var endpointDescription: String { baseURL }
 
     public func withModelName(_ name: String) -> any LanguageModel {
         AnthropicModel(name: name, baseURL: baseURL, apiKey: apiKey, defaultMaxOutputTokens: defaultMaxOutputTokens,
-                       requestTimeout: requestTimeout, streamIdleTimeout: streamIdleTimeout, retry: retry)
+                       requestTimeout: requestTimeout, streamIdleTimeout: streamIdleTimeout, retry: retry, cacheTTL: cacheTTL)
     }
 
     public static func normalizedBaseURL(_ raw: String) -> String {
@@ -129,8 +133,7 @@ public struct AnthropicModel: LanguageModel {
         }
         var text = ""
         var stopReason: String?
-        var usage = TokenUsage()
-        var reportedUsage = false
+        var usage: Usage?
         var served = name
         for try await sse in reply.serverSentEvents(idleTimeout: streamIdleTimeout) {
             let data = Data(sse.data.utf8)
@@ -142,10 +145,7 @@ public struct AnthropicModel: LanguageModel {
             switch event.type {
             case "message_start":
                 if let model = event.message?.model { served = model }
-                if let start = event.message?.usage?.tokens {
-                    usage = start
-                    reportedUsage = true
-                }
+                if let start = event.message?.usage { usage = start }
             case "content_block_delta":
                 if event.delta?.type == "text_delta", let piece = event.delta?.text {
                     text += piece
@@ -153,11 +153,7 @@ public struct AnthropicModel: LanguageModel {
                 }
             case "message_delta":
                 if let reason = event.delta?.stopReason { stopReason = reason }
-                if let output = event.usage?.outputTokens {
-                    usage.outputTokens = output
-                    reportedUsage = true
-                }
-                if let input = event.usage?.inputTokens, input > 0 { usage.inputTokens = input }
+                if let counts = event.usage { usage = usage?.updated(by: counts) ?? counts }
             case "error":
                 throw error(status: 200, body: data)
             default:
@@ -167,24 +163,48 @@ public struct AnthropicModel: LanguageModel {
         // The events of a cancelled task just end: what arrived is no whole reply.
         try Task.checkCancellation()
         return ModelResponse(text: text, finishReason: FinishReason(wireValue: stopReason),
-                             usage: reportedUsage ? usage : .estimate(request: request, reply: text), model: served)
+                             usage: usage?.tokens ?? .estimate(request: request, reply: text), model: served)
     }
 
-    /// Token counts as the Messages API reports them; cached input counts as input.
+    /// Token counts as the Messages API reports them. Its `input_tokens` leaves out the cached prompt tokens, which
+    /// ``TokenUsage`` counts as input too, marked as read or written.
     struct Usage: Decodable {
-        let inputTokens: Int?
-        let outputTokens: Int?
-        let cacheCreationInputTokens: Int?
-        let cacheReadInputTokens: Int?
+        /// The cache writes by lifetime.
+        struct CacheCreation: Decodable {
+            let oneHour: Int?
+            enum CodingKeys: String, CodingKey { case oneHour = "ephemeral_1h_input_tokens" }
+        }
+        var inputTokens: Int?
+        var outputTokens: Int?
+        var cacheCreationInputTokens: Int?
+        var cacheReadInputTokens: Int?
+        var cacheCreation: CacheCreation?
         enum CodingKeys: String, CodingKey {
             case inputTokens = "input_tokens"
             case outputTokens = "output_tokens"
             case cacheCreationInputTokens = "cache_creation_input_tokens"
             case cacheReadInputTokens = "cache_read_input_tokens"
+            case cacheCreation = "cache_creation"
         }
-        var tokens: TokenUsage {
-            TokenUsage(inputTokens: (inputTokens ?? 0) + (cacheCreationInputTokens ?? 0) + (cacheReadInputTokens ?? 0),
-                       outputTokens: outputTokens ?? 0)
+        /// Nil when neither input nor output was reported.
+        var tokens: TokenUsage? {
+            guard inputTokens != nil || outputTokens != nil else { return nil }
+            let read = cacheReadInputTokens ?? 0
+            let written = cacheCreationInputTokens ?? 0
+            return TokenUsage(inputTokens: (inputTokens ?? 0) + written + read, outputTokens: outputTokens ?? 0,
+                              cacheReadTokens: read, cacheWriteTokens: written,
+                              cacheWriteOneHourTokens: cacheCreation?.oneHour ?? 0)
+        }
+        /// These counts with the ones a later event reports (a stream's `message_delta` carries running totals;
+        /// an input count of 0 there means none was reported).
+        func updated(by later: Usage) -> Usage {
+            var merged = self
+            if let input = later.inputTokens, input > 0 { merged.inputTokens = input }
+            if let output = later.outputTokens { merged.outputTokens = output }
+            if let read = later.cacheReadInputTokens { merged.cacheReadInputTokens = read }
+            if let written = later.cacheCreationInputTokens { merged.cacheCreationInputTokens = written }
+            if let creation = later.cacheCreation { merged.cacheCreation = creation }
+            return merged
         }
     }
 
@@ -207,6 +227,12 @@ public struct AnthropicModel: LanguageModel {
         if !system.isEmpty { body["system"] = system }
         if let temperature = request.temperature { body["temperature"] = temperature }
         if stream { body["stream"] = true }
+        if request.promptCacheKey != nil {
+            let marked = Self.markingCacheBreakpoints(system: system, turns: turns, ttl: cacheTTL,
+                                                      minimumTokens: Self.minimumCacheableTokens(model: name))
+            body["system"] = marked.system
+            body["messages"] = marked.messages
+        }
         var http = HTTPClientRequest(url: baseURL + "/v1/messages")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")

@@ -122,9 +122,7 @@ public struct OpenAICompatibleModel: LanguageModel {
                 }
                 if let reason = choice.finishReason { finish = reason }
             }
-            if let reported = chunk.usage {
-                usage = TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
-            }
+            if let reported = chunk.usage?.tokens { usage = reported }
         }
         // The events of a cancelled task just end: what arrived is no whole reply.
         try Task.checkCancellation()
@@ -136,14 +134,18 @@ public struct OpenAICompatibleModel: LanguageModel {
 
     /// `max_completion_tokens` on OpenAI's own API, `max_tokens` on every other server.
     var capField: ChatCompletionRequestBody.CapField {
-        URL(string: baseURL)?.host?.lowercased() == "api.openai.com" ? .maxCompletionTokens : .maxTokens
+        isOpenAIsOwnAPI ? .maxCompletionTokens : .maxTokens
     }
 
+    /// The base URL is OpenAI's own API, which knows fields other servers may refuse.
+    var isOpenAIsOwnAPI: Bool { URL(string: baseURL)?.host?.lowercased() == "api.openai.com" }
+
     private func httpRequest(_ request: ModelRequest, stream: Bool) throws -> HTTPClientRequest {
-        let body = ChatCompletionRequestBody(
+        var body = ChatCompletionRequestBody(
             model: name, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
             outputCap: request.maxOutputTokens, capField: capField, temperature: request.temperature, stream: stream ? true : nil,
             streamOptions: stream ? .init(includeUsage: true) : nil)
+        if isOpenAIsOwnAPI { body.promptCacheKey = request.promptCacheKey }
         var http = HTTPClientRequest(url: baseURL + "/chat/completions")
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/json")
@@ -172,10 +174,7 @@ public struct OpenAICompatibleModel: LanguageModel {
                                                provider: .openAICompatible)
         }
         let text = choice.message?.content ?? ""
-        let usage = completion.usage.flatMap { reported -> TokenUsage? in
-            guard reported.promptTokens != nil || reported.completionTokens != nil else { return nil }
-            return TokenUsage(inputTokens: reported.promptTokens ?? 0, outputTokens: reported.completionTokens ?? 0)
-        }
+        let usage = completion.usage?.tokens
         return ModelResponse(text: text, finishReason: FinishReason(wireValue: choice.finishReason),
                              usage: usage ?? .estimate(request: request, reply: text), model: completion.model ?? model)
     }
@@ -219,12 +218,25 @@ struct ChatCompletion: Decodable {
             case finishReason = "finish_reason"
         }
     }
+    /// Token counts; `prompt_tokens` includes the cached ones that `prompt_tokens_details.cached_tokens` reports.
     struct Usage: Decodable {
+        struct PromptDetails: Decodable {
+            let cachedTokens: Int?
+            enum CodingKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
+        }
         let promptTokens: Int?
         let completionTokens: Int?
+        let promptTokensDetails: PromptDetails?
         enum CodingKeys: String, CodingKey {
             case promptTokens = "prompt_tokens"
             case completionTokens = "completion_tokens"
+            case promptTokensDetails = "prompt_tokens_details"
+        }
+        /// Nil when the server reported neither count.
+        var tokens: TokenUsage? {
+            guard promptTokens != nil || completionTokens != nil else { return nil }
+            return TokenUsage(inputTokens: promptTokens ?? 0, outputTokens: completionTokens ?? 0,
+                              cacheReadTokens: promptTokensDetails?.cachedTokens ?? 0)
         }
     }
     /// Present, whatever its JSON value.
@@ -266,8 +278,11 @@ struct ChatCompletionRequestBody: Encodable {
     let temperature: Double?
     let stream: Bool?
     let streamOptions: StreamOptions?
+    /// Routes the turns of one conversation to the same cache on OpenAI's API (sent only there).
+    var promptCacheKey: String?
     enum CodingKeys: String, CodingKey {
         case model, messages, temperature, stream
+        case promptCacheKey = "prompt_cache_key"
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case streamOptions = "stream_options"
