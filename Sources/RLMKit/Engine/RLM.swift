@@ -33,6 +33,10 @@ public struct RLM: Sendable {
     public var allowedModels: [String]
     /// Swift functions the model's code may call as Python functions (see ``RLMTool``); none by default.
     public var tools: [RLMTool]
+    /// Answers identical `llm_query` sub-calls from disk, across runs, and sends identical calls in flight once;
+    /// nil (the default) sends every one, as voting over several samples needs. Hits cost nothing and count
+    /// against no budget. Child RLMs (`rlm_query`) are never cached.
+    public var subcallCache: SubcallCache?
     /// The JSON Schema the answer must fit; nil for a text answer. With one, the model is shown the schema,
     /// submits a JSON value, and the run checks it (see <doc:TypedAnswers>).
     public var answerSchema: AnswerSchema?
@@ -47,7 +51,8 @@ public struct RLM: Sendable {
                 logURL: URL? = nil, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
                 rootModelWindowTokens: Int? = nil, streamRootResponses: Bool = false,
                 promptProfile: PromptProfile? = nil, allowedModels: [String] = [], tools: [RLMTool] = [],
-                answerSchema: AnswerSchema? = nil, maxSchemaAttempts: Int = 3) {
+                answerSchema: AnswerSchema? = nil, maxSchemaAttempts: Int = 3, subcallCache: SubcallCache? = nil) {
+        self.subcallCache = subcallCache
         self.answerSchema = answerSchema
         self.maxSchemaAttempts = maxSchemaAttempts
         self.allowedModels = allowedModels

@@ -38,10 +38,60 @@ extension RLMNode {
         return .success(tree.subModel.withModelName(name))
     }
 
-    /// One `llm_query` prompt: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
+    /// One `llm_query` prompt: answered by the sub-call cache when it is on and has the answer (a hit costs
+    /// nothing and counts against no budget), else sent as ``send(_:id:model:lease:)`` does.
     func subCall(_ prompt: String, model: any LanguageModel, childTrajectory: String? = nil) async -> String {
         let id = tree.subCallIDs.next()
+        let request = ModelRequest(messages: [.user(prompt)])
+        guard let cache = configuration.subcallCache else { return await send(request, id: id, model: model, lease: nil) }
+        let key = SubcallCache.Key(model: model, request: request)
+        let lookup: SubcallCache.Lookup
+        do {
+            lookup = try await cache.lookup(key)
+        } catch {
+            // Cancelled while an identical call in flight was being answered.
+            return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: .now,
+                                       cancelledMessage: "the sub-call was cancelled")
+        }
+        switch lookup {
+        case .lead:
+            return await send(request, id: id, model: model, lease: SubcallCache.Lease(cache: cache, key: key))
+        case .hit(let reply, let source):
+            await emit(.subCallStarted) {
+                $0.subCallID = id
+                $0.model = model.name
+                $0.promptChars = prompt.count
+                $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
+            }
+            await emit(.subCallFinished) {
+                $0.subCallID = id
+                $0.model = model.name
+                $0.seconds = 0
+                $0.text = OutputTruncation.clip(reply.text, limit: SubCallLog.answerChars)
+                $0.details = SubcallCacheLog.details(hitFrom: source, saved: reply.usage)
+            }
+            return reply.text
+        case .failed(let message):
+            // The identical call in flight failed: the same error, without a second request.
+            await emit(.subCallStarted) {
+                $0.subCallID = id
+                $0.model = model.name
+                $0.promptChars = prompt.count
+                $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
+            }
+            return await subCallFailed(SubcallCache.SharedFailure(description: message), id: id, model: model.name,
+                                       childTrajectory: nil, started: .now, cancelledMessage: "the sub-call was cancelled")
+        }
+    }
+
+    /// Sends one sub-call: admitted by the budget, throttled by the tree's limit, never raising into the REPL.
+    /// With a `lease`, this call leads its flight: the outcome goes to the cache (stored when whole, shared with
+    /// the identical calls waiting) on every path.
+    private func send(_ request: ModelRequest, id: Int, model: any LanguageModel,
+                      lease: SubcallCache.Lease?) async -> String {
+        let prompt = request.messages.last?.content ?? ""
         if configuration.budget.maxCostUSD != nil, configuration.prices.price(for: model.name) == nil {
+            await lease?.settle(.notSent)
             return await refuse(id: id, model: model.name, childTrajectory: nil,
                                 reason: "model \(model.name) has no price, and the run has a cost limit, so it cannot be used. Use a priced model, or add [prices.\"\(model.name)\"] to rlm.toml.")
         }
@@ -53,8 +103,12 @@ extension RLMNode {
             return try await tree.modelCalls.run { () async throws -> String in
                 let reservation: SpendReservation
                 do {
-                    reservation = try await ledger.admitSubCall(model: model.name, promptChars: prompt.count, maxOutputTokens: nil)
+                    reservation = try await ledger.admitSubCall(
+                        model: model.name, promptChars: prompt.count,
+                        maxOutputTokens: OutputCeiling.tokens(model: model.name, windowTokens: node.tree.windows.sub.tokens, promptChars: prompt.count),
+                        share: node.configuration.limits.maxConcurrency)
                 } catch let exhausted as BudgetExhausted {
+                    await lease?.settle(.notSent)
                     return await node.refuse(id: id, model: model.name, childTrajectory: nil,
                                              reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")
                 }
@@ -67,25 +121,38 @@ extension RLMNode {
                     $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
                 }
                 do {
-                    let response = try await model.complete(ModelRequest(messages: [.user(prompt)]))
+                    let response = try await model.complete(request.cappedAt(reservation.outputCap))
                     await ledger.settle(reservation, usage: response.usage)
+                    let cacheDetails: [String: JSONValue]?
+                    if let lease {
+                        cacheDetails = SubcallCacheLog.details(missNote: await lease.settle(.answered(response)))
+                    } else {
+                        cacheDetails = nil
+                    }
                     await node.emit(.subCallFinished) {
                         $0.subCallID = id
                         $0.model = model.name
                         $0.usage = response.usage
                         $0.seconds = (ContinuousClock.now - started).seconds
                         $0.text = OutputTruncation.clip(response.text, limit: SubCallLog.answerChars)
+                        $0.details = cacheDetails
                     }
                     return response.text
                 } catch {
                     await ledger.settle(reservation, usage: nil)
                     await ledger.recordFailure(model: model.name)
+                    // Errors are never stored; the identical calls waiting get the same error, unless this one
+                    // was cancelled: then one of them is sent instead.
+                    if let lease {
+                        await lease.settle(error is CancellationError ? .notSent : .failed(String(describing: error)))
+                    }
                     return await node.subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: started,
                                                     cancelledMessage: "the sub-call was cancelled")
                 }
             }
         } catch {
             // Cancelled while waiting for a slot.
+            await lease?.settle(.notSent)
             return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: .now,
                                        cancelledMessage: "the sub-call was cancelled")
         }

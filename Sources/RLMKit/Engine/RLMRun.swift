@@ -163,6 +163,7 @@ struct RLMRun: Sendable {
         let subCalls = await ledger.subCalls
         let peak = await modelCalls.peak
         let wall = (ContinuousClock.now - started).seconds
+        let cacheTally = configuration.subcallCache == nil ? nil : SubcallCacheTally(events: await recorder.events, prices: configuration.prices)
         await recorder.emit(.runFinished, trajectory: "0") {
             $0.status = outcome.status.rawValue
             $0.text = outcome.answer
@@ -178,6 +179,7 @@ struct RLMRun: Sendable {
             if let violations = outcome.schemaViolations {
                 details["schema_violations"] = .array(violations.map { .string($0.description) })
             }
+            if let cacheTally { details[SubcallCacheTally.detailsKey] = cacheTally.json }
             $0.details = details
         }
         await log?.close()
