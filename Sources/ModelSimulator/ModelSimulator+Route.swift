@@ -7,6 +7,8 @@ extension ModelSimulator {
         var kind: SimulatedServerKind
         var apiKey: String?
         var handler: Handler
+        /// The prompt cache the simulator plays, if any.
+        var promptCache: PromptCacheEmulator?
 
         /// The 401 a provider sends for a missing or wrong key, or nil when the request may go on. Discovery
         /// routes of local servers (llama.cpp's `/props`, Ollama's `/api/…`) take no key, as on the real servers.

@@ -45,9 +45,12 @@ public final class ModelSimulator: Sendable {
     /// which real server's context-window routes it answers too.
     /// `apiKey`, when given, is the key every request must carry (`Authorization: Bearer KEY`, or `x-api-key` on
     /// the Anthropic route); a request without it gets the 401 each provider sends for a wrong key.
+    /// `promptCaching` plays the providers' prompt caches (off unless asked).
     public static func start(models: [String] = ["simulated-model"], kind: SimulatedServerKind = .plain,
-                             apiKey: String? = nil, handler: @escaping Handler) async throws -> ModelSimulator {
+                             apiKey: String? = nil, promptCaching: SimulatedPromptCaching = .off,
+                             handler: @escaping Handler) async throws -> ModelSimulator {
         let counters = CounterBox()
+        let promptCache = promptCaching == .off ? nil : PromptCacheEmulator()
         let open = OpenConnections()
         // A plain channel handler per connection, not an async channel: a connection accepted while the server is
         // shutting down is then simply closed, where SwiftNIO traps on an async channel nobody took over.
@@ -59,7 +62,8 @@ public final class ModelSimulator: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(route: Route(models: models, kind: kind, apiKey: apiKey, handler: handler),
+                        ConnectionHandler(route: Route(models: models, kind: kind, apiKey: apiKey, handler: handler,
+                                                       promptCache: promptCache),
                                           counters: counters, open: open))
                 }
             }
@@ -141,7 +145,9 @@ public final class ModelSimulator: Sendable {
                 return SimulatedResponse(400, json(["type": "error", "error": ["type": "invalid_request_error",
                                                               "message": "max_tokens and anthropic-version are required"]]), [], false)
             }
-            if let system = wire.system { wire.messages.insert(.init(role: "system", content: system), at: 0) }
+            if let system = wire.system {
+                wire.messages.insert(.init(role: "system", content: system.text, cacheTTL: system.cacheTTL, cacheMarks: system.marks), at: 0)
+            }
         }
         counters.withLock {
             $0.requests += 1
@@ -155,13 +161,15 @@ public final class ModelSimulator: Sendable {
                                        isAnthropic: isAnthropic, stream: stream,
                                        maxTokens: wire.maxTokens, maxCompletionTokens: wire.maxCompletionTokens)
         let reply = await handler(request).cut(to: request.outputCap)
-        var response = response(to: reply, wire: wire, isAnthropic: isAnthropic, stream: stream)
+        let cache = reply.status == 200 ? route.promptCache?.observe(request) : nil
+        var response = response(to: reply, wire: wire, isAnthropic: isAnthropic, stream: stream, cache: cache)
         response.sendAt = reply.delay > .zero ? .now + reply.delay : nil
         response.onSend = { counters.withLock { $0.inFlight -= 1 } }
         return response
     }
 
-    private static func response(to reply: SimulatedReply, wire: ChatWire, isAnthropic: Bool, stream: Bool) -> SimulatedResponse {
+    private static func response(to reply: SimulatedReply, wire: ChatWire, isAnthropic: Bool, stream: Bool,
+                                 cache: SimulatedCacheUsage?) -> SimulatedResponse {
         if let raw = reply.rawBody {
             return SimulatedResponse(reply.status, raw, reply.headers, reply.rawBodyIsStream).pacing(as: reply)
         }
@@ -179,16 +187,16 @@ public final class ModelSimulator: Sendable {
         let completionTokens = reply.completionTokens ?? max(1, reply.text.count / 4)
         if isAnthropic {
             return SimulatedResponse(200, events: anthropicBody(reply, model: wire.model, promptTokens: promptTokens,
-                                                                completionTokens: completionTokens, stream: stream),
+                                                                completionTokens: completionTokens, cache: cache, stream: stream),
                                      reply.headers, stream).pacing(as: reply)
         }
         if stream {
             return SimulatedResponse(200, events: openAIStream(reply, model: wire.model, promptTokens: promptTokens,
-                                                               completionTokens: completionTokens), reply.headers, true)
+                                                               completionTokens: completionTokens, cache: cache), reply.headers, true)
                 .pacing(as: reply)
         }
         return SimulatedResponse(200, completionBody(reply, model: wire.model, promptTokens: promptTokens,
-                                                     completionTokens: completionTokens), reply.headers, false)
+                                                     completionTokens: completionTokens, cache: cache), reply.headers, false)
             .pacing(as: reply)
     }
 
@@ -196,7 +204,7 @@ public final class ModelSimulator: Sendable {
     private struct ChatWire: Decodable {
         var model: String
         var messages: [SimulatedRequest.Message]
-        var system: String?
+        var system: SimulatedRequest.BlockText?
         var stream: Bool?
         var maxTokens: Int?
         var maxCompletionTokens: Int?
@@ -209,11 +217,12 @@ public final class ModelSimulator: Sendable {
 
     /// A whole OpenAI chat completion. Only its strings go through the JSON encoder: a wide fan-out asks for
     /// thousands, and the simulator shares the machine with the client it measures.
-    static func completionBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> String {
+    static func completionBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
+                               cache: SimulatedCacheUsage? = nil) -> String {
         func quoted(_ text: String) -> String {
             (try? stringEncoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
         }
-        let usage = reply.omitsUsage ? "" : #","usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(completionTokens),"total_tokens":\#(promptTokens + completionTokens)}"#
+        let usage = reply.omitsUsage ? "" : #","usage":{"prompt_tokens":\#(promptTokens),"completion_tokens":\#(completionTokens),"total_tokens":\#(promptTokens + completionTokens)\#(cache.map { #","prompt_tokens_details":{"cached_tokens":\#(min($0.readTokens, promptTokens))}"# } ?? "")}"#
         return #"{"id":"chatcmpl-sim","object":"chat.completion","created":0,"model":\#(quoted(model)),"choices":[{"index":0,"message":{"role":"assistant","content":\#(quoted(reply.text))},"finish_reason":\#(quoted(reply.finishReason))}]\#(usage)}"#
     }
 
@@ -242,7 +251,8 @@ public final class ModelSimulator: Sendable {
 
     /// An OpenAI stream: an opening chunk with the role and no text (as OpenAI, vLLM and llama.cpp send), the
     /// text in pieces, the finish reason, then usage.
-    private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int) -> [String] {
+    private static func openAIStream(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
+                                     cache: SimulatedCacheUsage?) -> [String] {
         var events = [json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model,
                             "choices": [["index": 0, "delta": ["role": "assistant", "content": ""]]]])]
         events += pieces(of: reply.text).map { piece in
@@ -253,22 +263,24 @@ public final class ModelSimulator: Sendable {
                             "choices": [["index": 0, "delta": [String: String](), "finish_reason": reply.finishReason]]]))
         if !reply.omitsUsage {
             events.append(json(["id": "chatcmpl-sim", "object": "chat.completion.chunk", "model": model, "choices": [Any](),
-                                "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]]))
+                                "usage": ["prompt_tokens": promptTokens, "completion_tokens": completionTokens]
+                                    .merging(cache?.openAIFields(promptTokens: promptTokens) ?? [:]) { $1 }]))
         }
         return events.map { "data: \($0)\n\n" } + ["data: [DONE]\n\n"]
     }
 
     private static func anthropicBody(_ reply: SimulatedReply, model: String, promptTokens: Int, completionTokens: Int,
-                                      stream: Bool) -> [String] {
+                                      cache: SimulatedCacheUsage?, stream: Bool) -> [String] {
+        let input = cache?.anthropicFields(promptTokens: promptTokens) ?? ["input_tokens": promptTokens]
         let stopReason = reply.finishReason == "length" ? "max_tokens" : "end_turn"
-        let usage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": completionTokens]]
+        let usage: [String: Any] = reply.omitsUsage ? [:] : ["usage": input.merging(["output_tokens": completionTokens]) { $1 }]
         guard stream else {
             return [json(["id": "msg_sim", "type": "message", "role": "assistant", "model": model,
                          "content": [["type": "thinking", "thinking": "(simulated thoughts)", "signature": "x"],
                                      ["type": "text", "text": reply.text]],
                          "stop_reason": stopReason].merging(usage) { $1 })]
         }
-        let startUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["input_tokens": promptTokens, "output_tokens": 1]]
+        let startUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": input.merging(["output_tokens": 1]) { $1 }]
         let endUsage: [String: Any] = reply.omitsUsage ? [:] : ["usage": ["output_tokens": completionTokens]]
         var events: [(String, Any)] = [
             ("message_start", ["type": "message_start",

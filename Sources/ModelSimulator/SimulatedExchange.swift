@@ -4,8 +4,67 @@ import Foundation
 public struct SimulatedRequest: Sendable {
     public struct Message: Sendable, Decodable {
         public var role: String
+        /// The text, its content blocks joined when it came as blocks.
         public var content: String
+        /// The lifetime of the cache breakpoint on this message ("5m" or "1h"), when one of its blocks is marked
+        /// `cache_control` (Anthropic); nil when none is.
+        public var cacheTTL: String?
+        /// Blocks of this message marked `cache_control`.
+        public var cacheMarks = 0
+
+        public init(role: String, content: String, cacheTTL: String? = nil, cacheMarks: Int? = nil) {
+            self.role = role
+            self.content = content
+            self.cacheTTL = cacheTTL
+            self.cacheMarks = cacheMarks ?? (cacheTTL == nil ? 0 : 1)
+        }
+
+        enum CodingKeys: String, CodingKey { case role, content }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            role = try container.decode(String.self, forKey: .role)
+            let text = try container.decode(BlockText.self, forKey: .content)
+            content = text.text
+            cacheTTL = text.cacheTTL
+            cacheMarks = text.marks
+        }
     }
+
+    /// Text sent as a string or as content blocks (`[{"type": "text", "text": …, "cache_control": …}]`).
+    struct BlockText: Decodable {
+        var text: String
+        var cacheTTL: String?
+        var marks = 0
+
+        struct Block: Decodable {
+            struct CacheControl: Decodable {
+                var type: String
+                var ttl: String?
+            }
+            var text: String?
+            var cacheControl: CacheControl?
+            enum CodingKeys: String, CodingKey {
+                case text
+                case cacheControl = "cache_control"
+            }
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let plain = try? container.decode(String.self) {
+                text = plain
+                return
+            }
+            let blocks = try container.decode([Block].self)
+            text = blocks.compactMap(\.text).joined()
+            cacheTTL = blocks.compactMap(\.cacheControl).last.map { $0.ttl ?? "5m" }
+            marks = blocks.filter { $0.cacheControl != nil }.count
+        }
+    }
+
+    /// Cache breakpoints the request marked (Anthropic's `cache_control`).
+    public var cacheBreakpoints: Int { messages.reduce(0) { $0 + $1.cacheMarks } }
     public var model: String
     public var messages: [Message]
     public var authorization: String?
