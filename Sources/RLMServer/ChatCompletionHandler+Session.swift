@@ -13,7 +13,7 @@ extension ChatCompletionHandler {
         /// The session from the body field `session` or the header `X-RLM-Session` (which must agree when both
         /// are given), and the token from `Authorization`.
         init(_ chat: ChatCompletionRequest, headers: HTTPFields) throws(APIError) {
-            let header = headers.first { $0.name.canonicalName == "x-rlm-session" }.map { $0.value.trimmingCharacters(in: .whitespaces) }
+            let header = headers[ChatCompletionHandler.sessionHeader].map { $0.trimmingCharacters(in: .whitespaces) }
             if let header, let field = chat.session, header != field {
                 throw .invalidRequest("the body field session and the header X-RLM-Session name different sessions; send one of them.", param: "session")
             }

@@ -10,7 +10,9 @@ extension ChatCompletionHandler {
     /// A comment line goes out every second while the run goes: when the client has gone, that write fails, which
     /// cancels the run.
     func streamingResponse(_ run: AdmittedRun, includeUsage: Bool) -> Response {
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        // A continued conversation's id is known before the head goes out; a new one's comes in the last chunk.
+        if case .session(let id, _) = run.target { headers[Self.sessionHeader] = id }
         let lease = UnstartedRunLease(run: run, gate: gate, sessions: runner.sessions)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             lease.start()

@@ -50,7 +50,9 @@ struct ChatCompletionHandler: Sendable {
                 id: run.completionID, created: run.created, model: modelID,
                 choices: [.init(message: .init(content: reply.content), finishReason: reply.finishReason)],
                 usage: CompletionUsage(outcome.result.totalUsage), rlm: RunSummary(outcome, format: reply.format))
-            return Response(status: .ok, headers: [.contentType: "application/json"],
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let session = outcome.session { headers[Self.sessionHeader] = session }
+            return Response(status: .ok, headers: headers,
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(completion))))
         }
     }
@@ -201,6 +203,9 @@ struct ChatCompletionHandler: Sendable {
             return "\(error)"
         }
     }
+
+    /// The session a request continues (request) or the answer's conversation goes on in (response).
+    static let sessionHeader = HTTPFields.Element.Name("X-RLM-Session")!
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

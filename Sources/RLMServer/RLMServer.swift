@@ -44,6 +44,8 @@ public final class RLMServer: Sendable {
         /// How long an admitted request's body may take to arrive; a slower upload gets 408 and gives its run slot
         /// back, so a few slow clients cannot hold every slot.
         public var bodyTimeout: Duration = .seconds(60)
+        /// The name every answer carries in `X-RLM-Instance` (`--instance-name`); nil: the host name and port.
+        public var instanceName: String?
 
         public init(host: String = "127.0.0.1", port: Int = 8088, modelID: String = "rlm", authToken: String? = nil,
                     allowedHosts: [String] = [], corsOrigins: [String] = [], filesRoot: String? = nil,
@@ -73,6 +75,7 @@ public final class RLMServer: Sendable {
     let cache: ContextCache
     let sessions: SessionStore
     let filesRoot: FilesRoot?
+    let instance: InstanceName
     private let stop = AsyncStream<Void>.makeStream()
     private let started = Int(Date().timeIntervalSince1970)
 
@@ -85,7 +88,11 @@ public final class RLMServer: Sendable {
         self.sessions = SessionStore(limits: .init(ttl: configuration.sessionTTL, maxSessions: configuration.maxSessions,
                                                    maxBytes: configuration.cacheBytes), metrics: metrics)
         self.filesRoot = try configuration.filesRoot.map { try FilesRoot(path: $0) }
+        self.instance = InstanceName(configuration.instanceName)
     }
+
+    /// The name answers carry in `X-RLM-Instance`.
+    public var instanceName: String { instance.value }
 
     /// Serves until ``drainAndStop()`` has finished; `onListening` gets the port once the socket is bound.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -94,7 +101,11 @@ public final class RLMServer: Sendable {
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            onServerRunning: { [instance, configured = configuration.instanceName] channel in
+                let port = channel.localAddress?.port ?? 0
+                instance.listening(on: port, configured: configured)
+                await onListening(port)
+            },
             logger: logger)
         // Stopping is a graceful shutdown of Hummingbird: it stops accepting and lets the responses under way be
         // written before it closes their connections.
@@ -145,6 +156,7 @@ public final class RLMServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: InstanceHeaderMiddleware(name: instance))
         // The Host and Origin guards refuse in the OpenAI error shape themselves; the Origin guard adds the CORS
         // headers to every answer below it, refusals included.
         if Self.isLoopback(configuration.host) || !configuration.allowedHosts.isEmpty {
@@ -155,8 +167,8 @@ public final class RLMServer: Sendable {
         }
         // It serves no page of its own, so no Origin counts as its own: only --cors-origin lets one through.
         router.add(middleware: OriginAllowListMiddleware(
-            allowedOrigins: configuration.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "X-RLM-Session"],
-            exposeHeaders: ["Retry-After"], allowSameOrigin: false))
+            allowedOrigins: configuration.corsOrigins, allowHeaders: ["Authorization", "Content-Type", "X-RLM-Session", "X-RLM-Context-Key"],
+            exposeHeaders: ["Retry-After", "X-RLM-Session", "X-RLM-Instance"], allowSameOrigin: false))
         router.add(middleware: OpenAIErrorMiddleware(metrics: metrics, maxRequestBytes: configuration.maxRequestBytes))
         router.add(middleware: JSONContentTypeMiddleware())
         if let token = configuration.authToken { router.add(middleware: BearerAuthMiddleware.make(token: token)) }

@@ -48,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     var drainTimeout: Double = 30
     @Option(help: "Seconds an admitted request's body may take to arrive; a slower upload gets 408 and gives its run slot back.")
     var bodyTimeout: Double = 60
+    @Option(help: ArgumentHelp("The name every answer carries in the X-RLM-Instance header, so that behind a load balancer clients can tell the processes apart (default: the host name and port).", valueName: "name"))
+    var instanceName: String?
     @Option(help: "Seconds a conversation lives without a request. Each answer carries a session id (rlm.session); a client that sends it back (body field session or header X-RLM-Session) asks its next question in its own REPL.")
     var sessionTtl: Double = 1_800
 
@@ -81,6 +83,9 @@ struct Serve: AsyncParsableCommand {
         if logDir != nil && noLog { throw ValidationError("--log-dir and --no-log contradict each other; pass one.") }
         if noAuth && authTokenEnv != nil { throw ValidationError("--no-auth and --auth-token-env contradict each other; pass one.") }
         let problems = corsOrigin.compactMap(AllowListEntry.problem(withOrigin:)) + allowedHost.compactMap(AllowListEntry.problem(withHost:))
+        if let name = instanceName, name.isEmpty || name.count > 200 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
+            throw ValidationError("--instance-name must be 1 to 200 visible ASCII characters (no spaces): it goes into the X-RLM-Instance header.")
+        }
         if let problem = problems.first { throw ValidationError(problem) }
     }
 
@@ -113,6 +118,7 @@ struct Serve: AsyncParsableCommand {
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            configuration.instanceName = instanceName
             source.setEventHandler {
                 say("draining: new requests get 503; running ones have \(Int(drainTimeout)) s to finish.")
                 Task { await server.drainAndStop() }

@@ -79,9 +79,10 @@ enum Serve {
 
     /// One HTTP request to the server.
     static func request(_ handle: Handle, _ method: String, _ path: String, json: Any? = nil, body raw: String? = nil,
-                        token: String? = nil) async throws -> Reply {
+                        token: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
         var request = HTTPClientRequest(url: handle.baseURL + path)
         request.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let json {
             let data = try JSONSerialization.data(withJSONObject: json)
