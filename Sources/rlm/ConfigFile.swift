@@ -10,9 +10,13 @@ import RLMKit
 /// models = ["qwen3-0.6b"]  # further names llm_query(..., model=…) may use
 /// max_iterations = 20
 ///
+/// anthropic_cache_ttl = "1h"  # cached prompt prefixes kept an hour (writes at 2x input), not 5 minutes
+///
 /// [prices."qwen3-8b"]      # USD per million tokens
 /// input = 0.05
 /// output = 0.20
+/// cached_input = 0.01      # optional: prompt tokens read from the provider's cache
+/// cache_write = 0.0625     # optional: prompt tokens written to it
 /// ```
 ///
 /// Files combine in layers (see ``ConfigSources``): a setting in an upper file replaces the same setting
@@ -28,6 +32,8 @@ struct ConfigFile {
     var prices: [String: ModelPrice] = [:]
     /// Host tools backed by commands (`[tools.NAME]`, see ``ToolSettings``).
     var tools: [String: ToolSettings] = [:]
+    /// Lifetime of the Anthropic prompt-cache entries root turns write (`anthropic_cache_ttl`).
+    var anthropicCacheTTL: PromptCacheTTL?
     /// The file each setting, limit and `models` came from, for messages.
     var sources: [String: String] = [:]
 
@@ -54,6 +60,7 @@ struct ConfigFile {
         merged.sources.merge(sources) { _, upper in upper }
         if let models { merged.models = models }
         if let subReplicaConcurrency { merged.subReplicaConcurrency = subReplicaConcurrency }
+        if let anthropicCacheTTL { merged.anthropicCacheTTL = anthropicCacheTTL }
         return merged
     }
 
@@ -64,7 +71,7 @@ struct ConfigFile {
 
     static func parse(_ text: String, path: String) throws -> ConfigFile {
         var config = ConfigFile()
-        var pendingPrices: [String: (input: Double?, output: Double?, line: Int)] = [:]
+        var pendingPrices: [String: PendingPrice] = [:]
         var firstLines: [[String]: Int] = [:]
         for entry in try TOMLSubset.entries(in: text, path: path) {
             func fail(_ message: String) -> CLIFailure {
@@ -109,25 +116,32 @@ struct ConfigFile {
                     return name
                 }
                 config.sources["models"] = path
-            } else if key.count == 3, key[0] == "prices", ["input", "output"].contains(key[2]) {
+            } else if key == ["anthropic_cache_ttl"] {
+                guard case .string(let text) = entry.value, let ttl = PromptCacheTTL(rawValue: text) else {
+                    throw fail("anthropic_cache_ttl must be \"5m\" or \"1h\"")
+                }
+                config.anthropicCacheTTL = ttl
+                config.sources["anthropic_cache_ttl"] = path
+            } else if key.count == 3, key[0] == "prices", PendingPrice.fields.contains(key[2]) {
                 guard case .number(let raw) = entry.value, let number = Double(raw), number.isFinite, number >= 0 else {
                     throw fail("prices must be non-negative numbers (USD per million tokens)")
                 }
-                if key[2] == "input" { pendingPrices[key[1], default: (nil, nil, entry.line)].input = number }
-                else { pendingPrices[key[1], default: (nil, nil, entry.line)].output = number }
+                pendingPrices[key[1], default: PendingPrice(line: entry.line)].values[key[2]] = number
             } else if key.count == 3, key[0] == "tools" {
                 try config.addToolSetting(name: key[1], field: key[2], value: entry.value, line: entry.line, fail: fail)
                 config.sources["tools.\(key[1])"] = path
             } else {
-                throw fail("unknown setting '\(key.joined(separator: "."))' (known: \(knownKeys), [prices.\"model\"] input/output, and [tools.NAME])")
+                throw fail("unknown setting '\(key.joined(separator: "."))' (known: \(knownKeys), [prices.\"model\"] input/output/cached_input/cache_write, and [tools.NAME])")
             }
         }
         try config.checkTools(path: path)
         for (model, price) in pendingPrices {
-            guard let input = price.input, let output = price.output else {
+            guard let input = price.values["input"], let output = price.values["output"] else {
                 throw CLIFailure.configuration("\(path):\(price.line): [prices.\"\(model)\"] needs both input and output (USD per million tokens).")
             }
-            config.prices[model] = ModelPrice(inputPerMillion: input, outputPerMillion: output)
+            config.prices[model] = ModelPrice(inputPerMillion: input, outputPerMillion: output,
+                                              cachedInputPerMillion: price.values["cached_input"],
+                                              cacheWritePerMillion: price.values["cache_write"])
         }
         return config
     }

@@ -63,6 +63,8 @@ struct ResolvedEndpoint {
     var replicaBaseURLs: [String] = []
     /// Requests in flight at once on each replica; nil for no limit beyond the run's.
     var replicaConcurrency: Int?
+    /// Lifetime of the prompt-cache entries an Anthropic root model writes (config `anthropic_cache_ttl`).
+    var anthropicCacheTTL: PromptCacheTTL = .fiveMinutes
 
     /// The provider's public API needs a key; saying so here beats a refused request (or an unreachable host) later.
     func checkedForKey() throws -> ResolvedEndpoint {
@@ -83,7 +85,7 @@ struct ResolvedEndpoint {
         switch provider {
         case .anthropic:
             return AnthropicModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout,
-                                  streamIdleTimeout: streamIdleTimeout, retry: retry)
+                                  streamIdleTimeout: streamIdleTimeout, retry: retry, cacheTTL: anthropicCacheTTL)
         case .openAICompatible:
             return OpenAICompatibleModel(name: model, baseURL: baseURL, apiKey: apiKey, requestTimeout: requestTimeout,
                                          streamIdleTimeout: streamIdleTimeout, retry: retry)
@@ -155,8 +157,10 @@ struct EndpointResolver {
             }
             let base = baseURL ?? provider.publicBaseURL
             try Self.checkURL(base, setting: "--base-url / RLM_BASE_URL")
-            return try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key, model: model)
+            var endpoint = try ResolvedEndpoint(provider: provider, baseURL: provider.normalizedBaseURL(base), apiKey: key, model: model)
                 .checkedForKey()
+            endpoint.anthropicCacheTTL = config.anthropicCacheTTL ?? .fiveMinutes
+            return endpoint
         }
         if baseURL == nil {
             if key != nil {

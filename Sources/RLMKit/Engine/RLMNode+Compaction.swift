@@ -6,6 +6,10 @@ extension RLMNode {
     /// Summarises older turns when the conversation nears the root model's window (or at once with `force`);
     /// the full history goes into the REPL variable `rlm_history` first, so nothing is lost. Returns false when
     /// there was nothing left to summarise.
+    ///
+    /// Every other turn only appends to the conversation, so each root request begins with the previous one and
+    /// the provider's prompt cache serves that prefix; this is the one rewrite, and its event says so
+    /// (`prefix_broken`).
     @discardableResult
     func compact(_ conversation: inout Conversation, repl: REPLSession, iteration: Int, force: Bool) async throws -> Bool {
         let window = tree.windows.root.tokens
@@ -31,7 +35,11 @@ extension RLMNode {
                           "estimated_tokens_before": .number(Double(before)),
                           "estimated_tokens_after": .number(Double(after)),
                           "window_tokens": .number(Double(window)),
-                          "forced": .bool(force)]
+                          "forced": .bool(force),
+                          // The only rewrite of the conversation: the next turn starts a new cached prefix after
+                          // the system prompt, so it pays the whole prompt again once.
+                          "prefix_broken": .bool(true),
+                          "prefix_kept_messages": .number(1)]
         }
         return true
     }
