@@ -37,6 +37,8 @@ struct Ask: AsyncParsableCommand {
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
+    @OptionGroup(title: "Sub-call cache")
+    var subcallCache: SubcallCacheOptions
 
     @Flag(help: "Stream the root model's replies (default when progress is shown on a terminal).")
     var stream = false
@@ -92,6 +94,7 @@ struct Ask: AsyncParsableCommand {
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
         var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
         rlm.answerSchema = schema
+        rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
         rlm.maxSchemaAttempts = answerShape.maxSchemaAttempts
         for notice in notices { progress.notice(notice, force: !quiet) }
 

@@ -34,6 +34,8 @@ struct Chat: AsyncParsableCommand {
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
+    @OptionGroup(title: "Sub-call cache")
+    var subcallCache: SubcallCacheOptions
 
     @Option(help: "Trajectory log of the first question; later ones go beside it as NAME-qN.jsonl (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs; created private, 0700).")
     var log: String?
@@ -73,6 +75,7 @@ struct Chat: AsyncParsableCommand {
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
         var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: false, systemPrompt: try repl.systemPromptText())
         rlm.answerSchema = schema
+        rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
         rlm.maxSchemaAttempts = answerShape.maxSchemaAttempts
         for notice in notices { progress.notice(notice, force: !quiet) }
 

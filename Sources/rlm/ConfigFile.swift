@@ -32,6 +32,8 @@ struct ConfigFile {
     var prices: [String: ModelPrice] = [:]
     /// Host tools backed by commands (`[tools.NAME]`, see ``ToolSettings``).
     var tools: [String: ToolSettings] = [:]
+    /// `subcall_cache`, `subcall_cache_dir` and `subcall_cache_mb`.
+    var subcallCache = SubcallCacheSettings()
     /// Lifetime of the Anthropic prompt-cache entries root turns write (`anthropic_cache_ttl`).
     var anthropicCacheTTL: PromptCacheTTL?
     /// The file each setting, limit and `models` came from, for messages.
@@ -57,6 +59,7 @@ struct ConfigFile {
         merged.limits.merge(limits) { _, upper in upper }
         merged.prices.merge(prices) { _, upper in upper }
         merged.tools.merge(tools) { _, upper in upper }
+        merged.subcallCache = subcallCache.layered(over: lower.subcallCache)
         merged.sources.merge(sources) { _, upper in upper }
         if let models { merged.models = models }
         if let subReplicaConcurrency { merged.subReplicaConcurrency = subReplicaConcurrency }
@@ -106,6 +109,9 @@ struct ConfigFile {
                 guard case .string(let text) = entry.value else { throw fail("\(key[0]) must be a quoted string, not \(entry.value.kindName)") }
                 config.settings[key[0]] = text
                 config.sources[key[0]] = path
+            } else if key.count == 1, SubcallCacheSettings.keys.contains(key[0]) {
+                try config.subcallCache.set(key[0], to: entry.value, fail: fail)
+                config.sources[key[0]] = path
             } else if key.count == 1, let limit = Limit(rawValue: key[0]) {
                 config.limits[limit] = try limitValue(entry.value, limit: limit, fail: fail)
                 config.sources[key[0]] = path
@@ -147,7 +153,8 @@ struct ConfigFile {
     }
 
     private static var knownKeys: String {
-        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency"] + Limit.allCases.map(\.rawValue)).sorted().joined(separator: ", ")
+        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency"] + Limit.allCases.map(\.rawValue)
+         + SubcallCacheSettings.keys).sorted().joined(separator: ", ")
     }
 
     private static func limitValue(_ value: TOMLSubset.Value, limit: Limit, fail: (String) -> CLIFailure) throws -> Double {

@@ -41,7 +41,7 @@ enum ConfigSources {
             throw CLIFailure.configuration("\(projectPath) is not UTF-8 text. Fix or remove it.")
         }
         let project = try ConfigFile.parse(text, path: projectPath)
-        let endpointKeys = project.endpointKeysSet + project.toolKeysSet
+        let endpointKeys = project.endpointKeysSet + project.toolKeysSet + project.subcallCache.trustedOnlyKeysSet
         if !endpointKeys.isEmpty {
             let store = try TrustStore.load(environment: environment)
             let standing = store.standing(ofPath: canonical, sha256: ContentDigest.sha256Hex(of: data))
@@ -61,7 +61,7 @@ enum ConfigSources {
             the project config file \(path) sets \(keys.joined(separator: ", ")), and \(state). \
             A project's config file may come with code you did not write (a cloned repository), so until you trust it, \
             it may set models, limits and prices, but not where requests go, which environment variable's key is \
-            sent with them, or programs to run as tools. Nothing was sent. Review the file, then run `rlm trust \(projectFileName)` in this folder; \
+            sent with them, programs to run as tools, or the folder cached sub-call answers are read from. Nothing was sent. Review the file, then run `rlm trust \(projectFileName)` in this folder; \
             or remove those settings from it (flags, environment variables and \(userPath) can set them instead).
             """)
     }

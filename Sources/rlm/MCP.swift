@@ -31,6 +31,8 @@ struct MCPCommand: AsyncParsableCommand {
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
+    @OptionGroup(title: "Sub-call cache")
+    var subcallCache: SubcallCacheOptions
 
     @Option(help: ArgumentHelp("Folder for the JSON-lines trajectory of each call (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs).", valueName: "dir"))
     var logDir: String?
@@ -70,7 +72,9 @@ struct MCPCommand: AsyncParsableCommand {
         do {
             let config = try ConfigSources.load(environment: environment)
             let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
-            let (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
+            var (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
+            // One cache for every call: identical sub-calls of concurrent calls are sent once.
+            rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
             for notice in notices { Self.log("rlm: \(notice)") }
             template = rlm
             logDirectory = noLog ? nil

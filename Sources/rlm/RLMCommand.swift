@@ -9,7 +9,7 @@ struct RLMCommand: AsyncParsableCommand {
         commandName: "rlm",
         abstract: "Recursive Language Models: answer a question about an input of any size.",
         version: RLMKitVersion.string,
-        subcommands: [Ask.self, Chat.self, Serve.self, MCPCommand.self, View.self, Bench.self, Trust.self, Doctor.self]
+        subcommands: [Ask.self, Chat.self, Serve.self, MCPCommand.self, View.self, Bench.self, Trust.self, Doctor.self, CacheCommand.self]
     )
 
     /// Parses and runs. Exit codes: 0 answered, 1 run failed, 2 usage or configuration error.

@@ -148,6 +148,7 @@ private struct JSONBody: Encodable {
         case logPath = "log_path"
         case hostPeakRSSBytes = "host_peak_rss_bytes"
         case replPeakRSSBytes = "repl_peak_rss_bytes"
+        case subcallCache = "subcall_cache"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -177,6 +178,8 @@ private struct JSONBody: Encodable {
         try container.encode(result?.context, forKey: .context)
         try container.encode(result?.hostPeakRSSBytes, forKey: .hostPeakRSSBytes)
         try container.encode(result?.replPeakRSSBytes, forKey: .replPeakRSSBytes)
+        // Hits, misses and tokens saved; null when the cache was off.
+        try container.encode(result?.subcallCache, forKey: .subcallCache)
     }
 }
 

@@ -59,6 +59,8 @@ struct Serve: AsyncParsableCommand {
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
     var repl: REPLOptions
+    @OptionGroup(title: "Sub-call cache")
+    var subcallCache: SubcallCacheOptions
 
     @Option(help: "Folder for the JSON-lines trajectory of each run (default: $XDG_CACHE_HOME/rlm/runs, else ~/.cache/rlm/runs; created private, 0700).")
     var logDir: String?
@@ -99,7 +101,9 @@ struct Serve: AsyncParsableCommand {
         var repl = self.repl
         repl.sandbox = sandbox.level
         let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
-        let (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
+        var (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
+        // One cache for every request: identical sub-calls of concurrent requests are sent once.
+        rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
         for notice in notices { say(notice) }
         let logDirectory: URL? = noLog ? nil : URL(fileURLWithPath: logDir ?? URL(fileURLWithPath: Ask.defaultLogPath(environment: environment)).deletingLastPathComponent().path)
         let server: RLMServer

@@ -12,7 +12,12 @@ public struct SubcallCacheTally: Sendable, Codable, Equatable {
     /// What the hits would have cost at list price; nil when a model they used has no price.
     public var costSavedUSD: Double? = 0
 
-    public init() {}
+    public init(hits: Int = 0, misses: Int = 0, tokensSaved: Int = 0, costSavedUSD: Double? = 0) {
+        self.hits = hits
+        self.misses = misses
+        self.tokensSaved = tokensSaved
+        self.costSavedUSD = costSavedUSD
+    }
 
     /// The tally of a run's `subcall_finished` events (see docs/caching.md for their `details`).
     init(events: [RLMEvent], prices: PriceTable) {
