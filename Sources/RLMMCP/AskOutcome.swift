@@ -57,6 +57,7 @@ enum AskOutcome {
             "wall_seconds": .double(result.wallSeconds),
             "log_path": result.logPath.map(Value.string) ?? .null,
             "sandbox": result.sandbox.map { .string($0.rawValue) } ?? .null,
+            "route": result.route.map { .string($0.rawValue) } ?? .null,
             "notes": .array(notes.map(Value.string)),
         ]
         if let rlm { fields["limits"] = limits(rlm) }
@@ -85,6 +86,9 @@ enum AskOutcome {
             let shown = (result.schemaViolations ?? []).prefix(5).map(\.description).joined(separator: "; ")
             return "every submission was refused by `schema`; the last one: \(shown). Loosen the schema or describe its fields in the query."
         }
+        if result.stopReason == StopReason.outputLimit.rawValue {
+            return "the root model's direct reply was cut at its output limit, so the answer is incomplete. Ask a narrower question, or start `rlm mcp` with --route rlm."
+        }
         return result.stopReason == "cancelled"
             ? "the run was cancelled before the model submitted an answer."
             : "the \(result.stopReason ?? "limit") limit stopped the run before the model submitted an answer. Raise it (see `rlm mcp --help`) or ask a narrower question."
@@ -93,7 +97,7 @@ enum AskOutcome {
     private static func footer(_ result: RLMResult, rlm: RLM?, notes: [String]) -> String {
         let tokens = result.totalUsage.inputTokens + result.totalUsage.outputTokens
         let cost = result.costUSD.map { String(format: "$%.4f", $0) } ?? "unknown (no price for a model)"
-        var line = "[rlm: \(result.iterations) turn(s), \(result.subCalls) sub-call(s), \(tokens) tokens, cost \(cost), "
+        var line = "[rlm: \(result.route?.rawValue ?? "rlm") route, \(result.iterations) turn(s), \(result.subCalls) sub-call(s), \(tokens) tokens, cost \(cost), "
             + String(format: "%.1f s", result.wallSeconds)
         if let rlm {
             var limits = ["\(rlm.limits.maxIterations) turns", "depth \(rlm.limits.maxDepth)"]

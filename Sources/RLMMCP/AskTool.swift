@@ -160,6 +160,7 @@ public enum AskTool {
                         "path": .object(["type": "string"]), "message": .object(["type": "string"])])]),
                 ]),
                 "iterations": .object(["type": "integer"]),
+                "route": .object(["type": .array(["string", "null"]), "description": "How the answer was found: `rlm` (the REPL) or `direct` (one call with the whole input in the prompt)."]),
                 "sub_calls": .object(["type": "integer"]),
                 "cost_usd": .object(["type": .array(["number", "null"])]),
                 "wall_seconds": .object(["type": "number"]),

@@ -114,11 +114,15 @@ public actor RLMMCPServer {
         }
         let log = configuration.log
         let query = arguments.query
+        let route = rlm.route
         configuration.log("rlm mcp: \(AskTool.name) started: \(query.prefix(80))")
         let run = Task {
             try await rlm.complete(query: query, context: context, schema: schema) { event in
                 if event.event == .sandbox, case .array(let warnings)? = event.details?["warnings"] {
                     for case .string(let warning) in warnings { log("rlm mcp: \(warning)") }
+                }
+                if route != .rlm, event.event == .runStarted, case .string(let reason)? = event.details?["route_reason"] {
+                    log("rlm mcp: \(reason)")
                 }
                 if let snapshot = progress.record(event) { continuation.yield(snapshot) }
             }
@@ -139,7 +143,7 @@ public actor RLMMCPServer {
         let notes = inputNotes + progress.notes
         switch outcome {
         case .success(let result):
-            configuration.log("rlm mcp: \(AskTool.name) finished: \(result.status.rawValue) after \(result.iterations) turn(s)")
+            configuration.log("rlm mcp: \(AskTool.name) finished: \(result.status.rawValue) on the \(result.route?.rawValue ?? "rlm") route after \(result.iterations) turn(s)")
             return AskOutcome.result(result, rlm: rlm, notes: notes)
         case .failure(let error):
             configuration.log("rlm mcp: \(AskTool.name) failed: \(AskOutcome.describe(error))")

@@ -36,6 +36,8 @@ struct RunSummary: Encodable, Sendable {
     var session: String?
     /// The `response_format` that applied and whether the answer fits it; absent for text.
     var responseFormat: ResponseFormat.Summary?
+    /// How the answer was found: `rlm` (the REPL) or `direct` (one call with the whole context in the prompt).
+    var route: String?
 
     init(_ result: RLMResult, loadSeconds: Double, cached: Bool, session: String?) {
         status = result.status.rawValue
@@ -48,13 +50,14 @@ struct RunSummary: Encodable, Sendable {
         contextCached = cached
         sandbox = result.sandbox?.rawValue
         self.session = session
+        route = result.route?.rawValue
     }
 
     enum CodingKeys: String, CodingKey {
         case status, iterations, session
         case stopReason = "stop_reason", subCalls = "sub_calls", costUSD = "cost_usd", wallSeconds = "wall_seconds"
         case contextLoadSeconds = "context_load_seconds", contextCached = "context_cached"
-        case sandbox
+        case sandbox, route
         case responseFormat = "response_format"
     }
 }

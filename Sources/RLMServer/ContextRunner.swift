@@ -47,6 +47,7 @@ struct ContextRunner: Sendable {
                 throw error
             }
         case .newConversation(let context, let reusable, let owner):
+            if let direct = try await answerDirectly(query, context: context, schema: schema, onEvent: onEvent) { return direct }
             let (session, loadSeconds, cached) = try await load(context, reusable: reusable)
             do {
                 let result = try await session.ask(query, schema: schema, onEvent: onEvent)

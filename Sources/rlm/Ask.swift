@@ -29,6 +29,11 @@ struct Ask: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object on every exit, failures included (status, error, exit_code, answer, usage per model, iterations, sub-calls, wall time, log path).")
     var json = false
 
+    @Flag(help: "Print, before any model call, the context's size in tokens, each model's window and where it came from, the route auto would take, and what one pass of the sub model over the whole context costs; then exit 0. Makes no completion request (a local server may be asked its window).")
+    var estimate = false
+    @OptionGroup(title: "Route")
+    var routing: RouteOptions
+
     @OptionGroup(title: "Typed answer")
     var answerShape: SchemaOptions
     @OptionGroup(title: "Models")
@@ -60,6 +65,7 @@ struct Ask: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if estimate { return try await printEstimate() }
         let started = ContinuousClock.now
         let gate = ReportGate()
         var logURL: URL?
@@ -91,7 +97,8 @@ struct Ask: AsyncParsableCommand {
         let progress = Progress(enabled: interactive, verbose: verbose, statusLine: interactive,
                                 streaming: stream || interactive, prices: prices)
         logURL = noLog ? nil : URL(fileURLWithPath: log ?? Self.defaultLogPath(environment: environment))
-        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment,
+                             route: routing.route)
         var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: progress.streaming, systemPrompt: systemPromptText)
         rlm.answerSchema = schema
         rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
@@ -103,8 +110,10 @@ struct Ask: AsyncParsableCommand {
         let query = self.query
         let context = input.context
         let maxIterations = rlm.limits.maxIterations
+        let (route, quiet) = (rlm.route, quiet)
         let run = Task {
             try await rlm.complete(query: query, context: context) { event in
+                if let line = RouteOptions.announcement(of: event, configured: route) { progress.notice(line, force: !quiet) }
                 progress.show(event, maxIterations: maxIterations)
             }
         }

@@ -26,6 +26,9 @@ struct Chat: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object per question on stdout instead of the answer.")
     var json = false
 
+    @OptionGroup(title: "Route (chosen once, when the chat starts)")
+    var routing: RouteOptions
+
     @OptionGroup(title: "Typed answer (every question)")
     var answerShape: SchemaOptions
     @OptionGroup(title: "Models")
@@ -72,20 +75,26 @@ struct Chat: AsyncParsableCommand {
         let interactive = isatty(STDIN_FILENO) == 1
         let progress = Progress(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         let logURL = noLog ? nil : URL(fileURLWithPath: log ?? Ask.defaultLogPath(environment: environment))
-        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment,
+                             route: routing.route)
         var (rlm, notices) = try await setup.makeRLM(logURL: logURL, streaming: false, systemPrompt: try repl.systemPromptText())
         rlm.answerSchema = schema
         rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
         rlm.maxSchemaAttempts = answerShape.maxSchemaAttempts
         for notice in notices { progress.notice(notice, force: !quiet) }
 
-        let session = try await RLMSession(rlm: rlm, context: input.context)
-        let loaded = session.contextDescription
-        progress.notice("loaded the context (\(loaded.type), \(loaded.size) characters) in \(String(format: "%.2f", session.loadSeconds)) s. "
-                        + "One question per line; /save DIR, /quit.", force: !quiet && interactive)
-        if let resume {
-            let report = try await session.restore(from: URL(fileURLWithPath: resume))
-            progress.notice(report.summary, force: !quiet)
+        let (backend, decision) = try await ChatBackend.start(rlm: rlm, context: input.context, resuming: resume != nil)
+        if rlm.route != .rlm { progress.notice(decision.reason, force: !quiet) }
+        if case .session(let session) = backend {
+            let loaded = session.contextDescription
+            progress.notice("loaded the context (\(loaded.type), \(loaded.size) characters) in \(String(format: "%.2f", session.loadSeconds)) s. "
+                            + "One question per line; /save DIR, /quit.", force: !quiet && interactive)
+            if let resume {
+                let report = try await session.restore(from: URL(fileURLWithPath: resume))
+                progress.notice(report.summary, force: !quiet)
+            }
+        } else {
+            progress.notice("One question per line; /quit.", force: !quiet && interactive)
         }
         var interrupted = false
         var asked = 0
@@ -97,6 +106,10 @@ struct Chat: AsyncParsableCommand {
             if text.isEmpty { continue }
             if text == "/quit" || text == "/exit" { break }
             if text == "/save" || text.hasPrefix("/save ") {
+                guard case .session(let session) = backend else {
+                    Terminal.error("rlm: /save keeps a REPL session, and this chat took the direct route, which has none. Start it with --route rlm to save it.")
+                    continue
+                }
                 await save(session, to: String(text.dropFirst(5)).trimmingCharacters(in: .whitespaces), progress: progress)
                 continue
             }
@@ -104,7 +117,7 @@ struct Chat: AsyncParsableCommand {
             let first = asked == 1
             let maxIterations = rlm.limits.maxIterations
             let question = Task {
-                try await session.ask(text) { event in
+                try await backend.ask(text) { event in
                     // The windows and the sandbox are the same for every question: said once.
                     if !first && (event.event == .modelWindows || event.event == .sandbox) { return }
                     progress.show(event, maxIterations: maxIterations)
@@ -121,13 +134,13 @@ struct Chat: AsyncParsableCommand {
             signal(SIGINT, SIG_DFL)
             report.emit(json: json)
             fflush(nil)  // each answer reaches a pipe as soon as it is known
-            if await session.isClosed {
+            if await backend.isClosed {
                 interrupted = true
                 Terminal.error("rlm: the question was cancelled, which ends the session (its REPL was stopped). Start rlm chat again to go on.")
                 break
             }
         }
-        await session.close()
+        await backend.close()
         if interrupted { throw ExitCode(130) }
     }
 

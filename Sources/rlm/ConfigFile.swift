@@ -29,6 +29,8 @@ struct ConfigFile {
     var models: [String]?
     /// Sub-calls in flight at once on each sub-model replica (`sub_replica_concurrency`).
     var subReplicaConcurrency: Int?
+    /// How runs answer (`route = "auto"`), unless `--route` says.
+    var route: RLMRoute?
     var prices: [String: ModelPrice] = [:]
     /// Host tools backed by commands (`[tools.NAME]`, see ``ToolSettings``).
     var tools: [String: ToolSettings] = [:]
@@ -63,6 +65,7 @@ struct ConfigFile {
         merged.sources.merge(sources) { _, upper in upper }
         if let models { merged.models = models }
         if let subReplicaConcurrency { merged.subReplicaConcurrency = subReplicaConcurrency }
+        if let route { merged.route = route }
         if let anthropicCacheTTL { merged.anthropicCacheTTL = anthropicCacheTTL }
         return merged
     }
@@ -105,6 +108,12 @@ struct ConfigFile {
                 }
                 config.subReplicaConcurrency = number
                 config.sources["sub_replica_concurrency"] = path
+            } else if key == ["route"] {
+                guard case .string(let text) = entry.value, let route = RLMRoute(rawValue: text) else {
+                    throw fail("route must be \"auto\", \"rlm\" or \"direct\"")
+                }
+                config.route = route
+                config.sources["route"] = path
             } else if key.count == 1, endpointKeys.contains(key[0]) || modelKeys.contains(key[0]) {
                 guard case .string(let text) = entry.value else { throw fail("\(key[0]) must be a quoted string, not \(entry.value.kindName)") }
                 config.settings[key[0]] = text
@@ -153,7 +162,7 @@ struct ConfigFile {
     }
 
     private static var knownKeys: String {
-        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency"] + Limit.allCases.map(\.rawValue)
+        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency", "route"] + Limit.allCases.map(\.rawValue)
          + SubcallCacheSettings.keys).sorted().joined(separator: ", ")
     }
 

@@ -27,6 +27,8 @@ struct MCPCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Models")
     var models: ModelOptions
+    @OptionGroup(title: "Route (per call)")
+    var routing: RouteOptions
     @OptionGroup(title: "Limits (per call)")
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
@@ -71,7 +73,8 @@ struct MCPCommand: AsyncParsableCommand {
         let logDirectory: URL?
         do {
             let config = try ConfigSources.load(environment: environment)
-            let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+            let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment,
+                                 route: routing.route)
             var (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
             // One cache for every call: identical sub-calls of concurrent calls are sent once.
             rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)

@@ -59,13 +59,15 @@ struct RLMSetup {
     var repl: REPLOptions
     var config: ConfigFile
     var environment: [String: String]
+    /// `--route`; nil takes the config files' `route`, else rlm.
+    var route: RLMRoute? = nil
 
     /// Resolves the endpoints (before any request: an untrusted project file stops here) and builds the RLM.
     /// Returns the notices to show and the root model's name.
     func makeRLM(logURL: URL?, streaming: Bool, systemPrompt: String?) async throws -> (rlm: RLM, notices: [String]) {
         let (root, sub, notices) = try await models.resolveEndpoints(environment: environment, config: config)
         let resolved = limits.resolved(config: config)
-        let rlm = RLM(
+        var rlm = RLM(
             rootModel: root.makeModel(models),
             subModel: sub?.makeModel(models),
             limits: resolved.limits,
@@ -82,6 +84,7 @@ struct RLMSetup {
             promptProfile: repl.promptProfile,
             allowedModels: models.allowedModelNames(config: config),
             tools: try config.makeTools())
+        rlm.route = route ?? config.route ?? .rlm
         var all = notices
         if repl.promptProfile == nil && systemPrompt == nil && rlm.effectivePromptProfile != .standard {
             all.append("using the '\(rlm.effectivePromptProfile.rawValue)' prompt profile for \(root.model) (--prompt-profile to change).")

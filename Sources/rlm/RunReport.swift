@@ -40,6 +40,11 @@ struct RunReport {
         } else {
             status = .partial
             exitCode = 1
+            if result.stopReason == StopReason.outputLimit.rawValue {
+                error = "the root model's direct reply was cut at its output limit, so the answer on stdout is incomplete. Ask a narrower question, or use --route rlm."
+                    + (result.logPath.map { " (trajectory log: \($0))" } ?? "")
+                return
+            }
             if result.stopReason == StopReason.schema.rawValue {
                 error = Self.schemaStopMessage(result)
                 return
@@ -137,6 +142,8 @@ private struct JSONBody: Encodable {
     enum Key: String, CodingKey {
         case status, error, answer, usage, iterations, context
         case schemaViolations = "schema_violations"
+        case route
+        case routeReason = "route_reason"
         case exitCode = "exit_code"
         case stopReason = "stop_reason"
         case answerSource = "answer_source"
@@ -165,6 +172,8 @@ private struct JSONBody: Encodable {
         }
         try container.encode(result?.schemaViolations, forKey: .schemaViolations)
         try container.encode(result?.stopReason, forKey: .stopReason)
+        try container.encode(result?.route?.rawValue, forKey: .route)
+        try container.encode(result?.routeReason, forKey: .routeReason)
         try container.encode(result?.answerSource, forKey: .answerSource)
         try container.encode(result?.usageByModel ?? [:], forKey: .usage)
         try container.encode(result?.totalUsage ?? TokenUsage(), forKey: .totalUsage)

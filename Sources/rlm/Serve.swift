@@ -55,6 +55,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "Models")
     var models: ModelOptions
+    @OptionGroup(title: "Route (per new conversation)")
+    var routing: RouteOptions
     @OptionGroup(title: "Limits (per request)")
     var limits: LimitOptions
     @OptionGroup(title: "REPL")
@@ -100,7 +102,8 @@ struct Serve: AsyncParsableCommand {
         for warning in sandbox.warnings { say(warning) }
         var repl = self.repl
         repl.sandbox = sandbox.level
-        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment)
+        let setup = RLMSetup(models: models, limits: limits, repl: repl, config: config, environment: environment,
+                             route: routing.route)
         var (rlm, notices) = try await setup.makeRLM(logURL: nil, streaming: false, systemPrompt: try repl.systemPromptText())
         // One cache for every request: identical sub-calls of concurrent requests are sent once.
         rlm.subcallCache = try await subcallCache.makeCache(config: config, environment: environment)
@@ -132,9 +135,10 @@ struct Serve: AsyncParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
         let (host, model, rootName, level) = (host, servedModelName, rlm.rootModel.name, sandbox.level.rawValue)
+        let route = rlm.route.rawValue
         do {
             try await server.run { port in
-                say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName); sandbox \(level)).")
+                say("listening on http://\(host):\(port)/v1 as model '\(model)' (root model \(rootName); sandbox \(level); route \(route)).")
             }
         } catch {
             throw CLIFailure.run("the server stopped: \(error). If the port is taken, choose another with --port.")

@@ -36,6 +36,8 @@ public enum StopReason: String, Sendable, Codable {
     case failed
     /// The answer did not fit the run's answer schema after ``RLM/maxSchemaAttempts`` submissions.
     case schema
+    /// A direct reply was cut at the model's output limit (finish reason `length`).
+    case outputLimit = "output_limit"
 }
 
 /// An admitted sub-call, held against the budget until it settles: what it may spend is recomputed from these

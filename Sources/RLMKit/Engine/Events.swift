@@ -54,6 +54,8 @@ public struct RLMEvent: Sendable, Codable {
     public var details: [String: JSONValue]?
     /// For a tool call: the tool's name.
     public var tool: String?
+    /// On `run_started` and `run_finished`: the route the run took, `rlm` or `direct`.
+    public var route: String?
 
     public init(event: Kind, time: Double) {
         self.event = event
@@ -61,7 +63,7 @@ public struct RLMEvent: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case event, time, trajectory, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details, tool
+        case event, time, trajectory, iteration, text, code, stdout, stderr, model, usage, seconds, error, source, status, details, tool, route
         case childTrajectory = "child_trajectory"
         case finishReason = "finish_reason"
         case subCallID = "subcall_id"

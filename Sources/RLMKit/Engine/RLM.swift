@@ -45,6 +45,10 @@ public struct RLM: Sendable {
     public var maxSchemaAttempts: Int
     /// A check after the schema's, such as decoding into a `Decodable` type; set by the typed `complete`.
     var answerCheck: AnswerGate.Check?
+    /// How runs answer: `rlm` (the default) through the REPL; `direct` asks the root model once with the whole
+    /// context in its prompt, no REPL; `auto` takes the direct route when the context and question fit in half
+    /// the root model's window, else the RLM. A run with an ``answerSchema`` takes the RLM route.
+    public var route: RLMRoute = .rlm
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,
@@ -77,7 +81,8 @@ public struct RLM: Sendable {
     /// an unreadable context. Cancelling the task stops the run and its REPL process.
     public func complete(query: String, context: RLMContext,
                          onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
-        try await RLMRun(configuration: self, query: query, onEvent: onEvent).run(context: context)
+        try await complete(query: query, context: context, route: try await chooseRoute(query: query, context: context),
+                           onEvent: onEvent)
     }
 
     /// The prompt profile the run uses: the one set, or the one that suits the root model.

@@ -38,6 +38,9 @@ public struct RLMResult: Sendable, Codable {
     public var answerJSON: JSONValue? = nil
     /// Why the last submission did not fit the answer schema, when the run ended without one that did.
     public var schemaViolations: [SchemaViolation]? = nil
+    /// The route the run took (`rlm` or `direct`) and why.
+    public var route: RLMRoute? = nil
+    public var routeReason: String? = nil
 
     /// The level the run's code ran at, as its `sandbox` event said.
     public var sandbox: SandboxLevel? {
@@ -59,6 +62,8 @@ public struct RLMResult: Sendable, Codable {
         case replPeakRSSBytes = "repl_peak_rss_bytes"
         case answerJSON = "answer_json"
         case schemaViolations = "schema_violations"
+        case route
+        case routeReason = "route_reason"
     }
 }
 

@@ -6,6 +6,8 @@ struct RLMRun: Sendable {
     let configuration: RLM
     let query: String
     let onEvent: (@Sendable (RLMEvent) -> Void)?
+    /// The route chosen for this run; nil for a session's question, which runs in the session's REPL.
+    var chosenRoute: RouteDecision? = nil
 
     func run(context: RLMContext) async throws -> RLMResult {
         let prepared = PreparedEnvironment()
@@ -28,7 +30,7 @@ struct RLMRun: Sendable {
         let recorder = EventRecorder(started: started, log: log, observer: onEvent)
         let ledger = RunLedger(budget: configuration.budget, prices: configuration.prices, started: started)
         await log?.write(header())
-        await recorder.emit(.runStarted, trajectory: "0") { $0.text = query; $0.model = configuration.rootModel.name }
+        await emitStarted(recorder)
 
         let progress = RunProgress()
         let modelCalls = ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
@@ -62,7 +64,8 @@ struct RLMRun: Sendable {
                                            modelCalls: modelCalls, log: log)
                 throw RLMRunFailure(error: error, partial: partial)
             }
-            await recorder.emit(.runFinished, trajectory: "0") {
+            await recorder.emit(.runFinished, trajectory: "0") { [route] in
+                $0.route = route.route.rawValue
                 $0.status = "failed"
                 $0.error = String(describing: error)
             }
@@ -72,7 +75,7 @@ struct RLMRun: Sendable {
     }
 
     /// Runs `body`, or gives `onTimeout()` once `deadline` passes (the body is cancelled, REPLs included).
-    private func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T,
+    func withDeadline<T: Sendable>(_ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T,
                                            onTimeout: @escaping @Sendable () -> T) async throws -> T {
         guard let deadline else { return try await body() }
         return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -98,7 +101,7 @@ struct RLMRun: Sendable {
                                iterations: state.iterations, context: nil)
     }
 
-    private func checkPrices() throws {
+    func checkPrices() throws {
         guard configuration.budget.maxCostUSD != nil else { return }
         let models = [configuration.rootModel, configuration.subModel ?? configuration.rootModel]
         for model in models where configuration.prices.price(for: model.name) == nil {
@@ -106,7 +109,7 @@ struct RLMRun: Sendable {
         }
     }
 
-    private func header() -> [String: JSONValue] {
+    func header() -> [String: JSONValue] {
         let sub = configuration.subModel ?? configuration.rootModel
         let budget = configuration.budget
         var header: [String: JSONValue] = [
@@ -123,6 +126,7 @@ struct RLMRun: Sendable {
             "cell_timeout_seconds": .number(configuration.repl.cellTimeout.seconds),
             "prompt_profile": .string(configuration.systemPrompt == nil ? configuration.effectivePromptProfile.rawValue : "custom"),
             "query": .string(query),
+            "route": .string(route.route.rawValue),
             "started_at": .string(ISO8601DateFormatter().string(from: Date())),
         ]
         if let value = budget.maxSubCalls { header["max_subcalls"] = .number(Double(value)) }
@@ -155,7 +159,7 @@ struct RLMRun: Sendable {
         return .object(fields)
     }
 
-    private func finish(_ outcome: RLMNode.Outcome, started: ContinuousClock.Instant, ledger: RunLedger,
+    func finish(_ outcome: RLMNode.Outcome, started: ContinuousClock.Instant, ledger: RunLedger,
                         recorder: EventRecorder, modelCalls: ConcurrencyLimiter, log: TrajectoryLog?) async -> RLMResult {
         let usage = await ledger.usageByModel
         let total = await ledger.total
@@ -172,6 +176,7 @@ struct RLMRun: Sendable {
             $0.usage = total
             $0.seconds = wall
             $0.error = outcome.stopReason?.rawValue
+            $0.route = route.route.rawValue
             var details: [String: JSONValue] = ["sub_calls": .number(Double(subCalls)), "peak_concurrency": .number(Double(peak))]
             if let cost { details["cost_usd"] = .number(cost) }
             details["usage_by_model"] = .object(usage.mapValues(Self.usageJSON))
@@ -189,7 +194,7 @@ struct RLMRun: Sendable {
                          wallSeconds: wall, context: outcome.context, logPath: log?.url.path,
                          hostPeakRSSBytes: hostPeakRSSBytes(), replPeakRSSBytes: outcome.replPeakRSSBytes,
                          trajectory: await recorder.events, answerJSON: outcome.answerJSON,
-                         schemaViolations: outcome.schemaViolations)
+                         schemaViolations: outcome.schemaViolations, route: route.route, routeReason: route.reason)
     }
 }
 

@@ -1,0 +1,107 @@
+import Foundation
+
+/// The direct route: one root turn with the whole context in the prompt, and no REPL process.
+extension RLMRun {
+    /// The route this run takes and why.
+    var route: RouteDecision {
+        chosenRoute ?? (configuration.route == .rlm ? .configuredRLM : .sessionRLM)
+    }
+
+    /// Tells observers and the log that the run started, on which route and why.
+    func emitStarted(_ recorder: EventRecorder) async {
+        let (query, model, route) = (query, configuration.rootModel.name, route)
+        await recorder.emit(.runStarted, trajectory: "0") {
+            $0.text = query
+            $0.model = model
+            $0.route = route.route.rawValue
+            var details: [String: JSONValue] = ["route_reason": .string(route.reason)]
+            if let tokens = route.promptTokens { details["estimated_prompt_tokens"] = .number(Double(tokens)) }
+            if let window = route.rootWindow {
+                details["root_window_tokens"] = .number(Double(window.tokens))
+                details["root_window_source"] = .string(window.source)
+            }
+            $0.details = details
+        }
+    }
+
+    /// Asks the root model once, the context read whole into the prompt after `earlier` exchanges of the same
+    /// conversation. The call is a root turn like any other: checked against the budget and the deadline,
+    /// recorded in the ledger, logged as `model_response`. A reply cut at the output limit is a partial answer
+    /// with stop reason `output_limit`, never an answered one.
+    func runDirect(context: RLMContext, earlier: [(question: String, answer: String)]) async throws -> RLMResult {
+        let started = ContinuousClock.now
+        let log = try configuration.logURL.map { try TrajectoryLog(url: $0) }
+        let recorder = EventRecorder(started: started, log: log, observer: onEvent)
+        let ledger = RunLedger(budget: configuration.budget, prices: configuration.prices, started: started)
+        await log?.write(header())
+        await emitStarted(recorder)
+        let progress = RunProgress()
+        let modelCalls = ConcurrencyLimiter(limit: 1)
+        func finishing(_ outcome: RLMNode.Outcome) async -> RLMResult {
+            await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
+        }
+        do {
+            try checkPrices()
+            let input = try await context.promptText()
+            let messages = Prompts.directMessages(context: input.text, earlier: earlier, query: query)
+            var outcome = try await withDeadline(ledger.deadline) { [self] in
+                try await askDirectly(messages, ledger: ledger, recorder: recorder, progress: progress)
+            } onTimeout: {
+                Self.partial(progress, reason: .timeout)
+            }
+            let characters = messages.reduce(0) { $0 + $1.content.count }
+            outcome.context = ContextDescription(type: "direct", chars: characters, notes: input.notes.isEmpty ? nil : input.notes)
+            return await finishing(outcome)
+        } catch let exhausted as BudgetExhausted {
+            return await finishing(Self.partial(progress, reason: exhausted.reason))
+        } catch is CancellationError {
+            return await finishing(Self.partial(progress, reason: .cancelled))
+        } catch {
+            let route = route
+            await recorder.emit(.runFinished, trajectory: "0") {
+                $0.route = route.route.rawValue
+                $0.status = "failed"
+                $0.error = String(describing: error)
+            }
+            await log?.close()
+            throw error
+        }
+    }
+
+    private func askDirectly(_ messages: [ChatMessage], ledger: RunLedger, recorder: EventRecorder,
+                             progress: RunProgress) async throws -> RLMNode.Outcome {
+        let model = configuration.rootModel
+        let request = ModelRequest(messages: messages)
+        await recorder.emit(.iterationStarted, trajectory: "0") { $0.iteration = 1 }
+        try await ledger.checkSpend()
+        let started = ContinuousClock.now
+        let response: ModelResponse
+        do {
+            if configuration.streamRootResponses {
+                response = try await model.complete(request) { recorder.emitDelta($0, trajectory: "0", iteration: 1) }
+            } else {
+                response = try await model.complete(request)
+            }
+        } catch {
+            await ledger.recordFailure(model: model.name)
+            throw error
+        }
+        await ledger.record(model: model.name, usage: response.usage)
+        await recorder.emit(.modelResponse, trajectory: "0") {
+            $0.iteration = 1
+            $0.model = model.name
+            $0.text = response.text
+            $0.usage = response.usage
+            $0.finishReason = response.finishReason.label
+            $0.seconds = (ContinuousClock.now - started).seconds
+        }
+        let answer = ResponseParser.withoutThinking(response.text).trimmingCharacters(in: .whitespacesAndNewlines)
+        progress.update(iteration: 1, prose: answer)
+        if response.finishReason == .length {
+            return RLMNode.Outcome(answer: answer, status: .partial, stopReason: .outputLimit, source: "direct",
+                                   iterations: 1, context: nil)
+        }
+        await recorder.emit(.finalAnswer, trajectory: "0") { $0.iteration = 1; $0.text = answer; $0.source = "direct" }
+        return RLMNode.Outcome(answer: answer, status: .answered, stopReason: nil, source: "direct", iterations: 1, context: nil)
+    }
+}
