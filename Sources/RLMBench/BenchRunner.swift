@@ -28,21 +28,50 @@ public struct BenchRunner: Sendable {
         return "trajectories/" + String(safe) + ".jsonl"
     }
 
-    /// Runs every (task, method) not in `done` (keys from ``key(task:method:)``), in order; `onRecord` sees each
-    /// record once it is written. Returns the new records.
-    public func run(_ tasks: [BenchTask], into results: BenchResultsFile, skipping done: Set<String>,
-                    onRecord: @Sendable (BenchRecord) -> Void = { _ in }) async throws -> [BenchRecord] {
-        var records: [BenchRecord] = []
-        for task in tasks {
-            for method in methods where !done.contains(Self.key(task: task.id, method: method)) {
-                try Task.checkCancellation()
-                let record = method == .base ? await runBase(task) : await runRLM(task)
-                try await results.append(record)
-                records.append(record)
-                onRecord(record)
+    /// What a run reports as it goes: a (task, method) started, or its record written.
+    public enum Event: Sendable {
+        case started(task: String, method: BenchMethod)
+        case finished(BenchRecord)
+    }
+
+    /// Runs every (task, method) not in `done` (keys from ``key(task:method:)``), `parallel` tasks at a time (each
+    /// task's methods one after the other), and appends each record to `results` once it is scored. Every run
+    /// keeps its own limits and budget; only ``RLM/modelCallLimiter``, when set, is shared. Returns the new records
+    /// in task order.
+    public func run(_ tasks: [BenchTask], into results: BenchResultsFile, skipping done: Set<String>, parallel: Int = 1,
+                    onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> [BenchRecord] {
+        let work = tasks.enumerated().compactMap { position, task -> (Int, BenchTask, [BenchMethod])? in
+            let remaining = methods.filter { !done.contains(Self.key(task: task.id, method: $0)) }
+            return remaining.isEmpty ? nil : (position, task, remaining)
+        }
+        var finished: [(position: Int, records: [BenchRecord])] = []
+        try await withThrowingTaskGroup(of: (Int, [BenchRecord]).self) { group in
+            var next = work.makeIterator()
+            func startNext() -> Bool {
+                guard !Task.isCancelled, let (position, task, methods) = next.next() else { return false }
+                group.addTask {
+                    var records: [BenchRecord] = []
+                    for method in methods where !Task.isCancelled {
+                        onEvent(.started(task: task.id, method: method))
+                        let record = method == .base ? await runBase(task) : await runRLM(task)
+                        try await results.append(record)
+                        records.append(record)
+                        onEvent(.finished(record))
+                    }
+                    return (position, records)
+                }
+                return true
+            }
+            for _ in 0..<max(1, parallel) {
+                guard startNext() else { break }
+            }
+            while let done = try await group.next() {
+                finished.append(done)
+                _ = startNext()
             }
         }
-        return records
+        try Task.checkCancellation()
+        return finished.sorted { $0.position < $1.position }.flatMap(\.records)
     }
 
     /// The key of a finished (task, method), as `--resume` matches it.

@@ -43,7 +43,10 @@ public struct BenchTask: Codable, Sendable, Equatable {
     }
 
     /// A key that names the task within a run (suite, size and index).
-    public var id: String { "\(suite.rawValue)-\(sizeTokens)-\(index)" }
+    public var id: String { Self.id(suite: suite, sizeTokens: sizeTokens, index: index) }
+
+    /// The id of the task of `suite` at `sizeTokens` and `index`, without generating it.
+    public static func id(suite: BenchSuite, sizeTokens: Int, index: Int) -> String { "\(suite.rawValue)-\(sizeTokens)-\(index)" }
 }
 
 /// Characters per token used to size generated inputs and to cut the base model's prompt.

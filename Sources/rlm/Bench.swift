@@ -10,9 +10,10 @@ struct Bench: AsyncParsableCommand {
         discussion: """
             Each suite generates its tasks from --seed at the --sizes asked for, runs the base model (the input in \
             its prompt, cut to --base-window) and the RLM on the same tasks, and writes results.jsonl (one line per \
-            task and method, as it goes), summary.md and plot.svg to --out. --resume continues a run.
+            task and method, as it goes), summary.md and plot.svg to --out. --resume continues a run. --parallel N \
+            runs N tasks at once; --shard K/N runs one share of the tasks, and `rlm bench merge` joins the shards.
             """,
-        subcommands: [NIAH.self, Oolong.self, Pairs.self, CodeQA.self, Engine.self]
+        subcommands: [NIAH.self, Oolong.self, Pairs.self, CodeQA.self, Engine.self, Merge.self]
     )
 }
 
@@ -28,9 +29,9 @@ struct BenchRunOptions: ParsableArguments {
     var baseWindow = "32k"
     @Option(help: "Run one method only: rlm or base.")
     var only: BenchMethod?
-    @Option(help: "Folder for results.jsonl, summary.md and plot.svg (default: rlm-bench/SUITE-seedN).")
+    @Option(help: "Folder for results.jsonl, summary.md and plot.svg (default: rlm-bench/SUITE-seedN, -shardKofN for a shard).")
     var out: String?
-    @Flag(help: "Continue the run in --out: tasks already answered are not run again.")
+    @Flag(help: "Continue the run in --out (or the shard's own folder): tasks already answered are not run again.")
     var resume = false
     @Flag(help: "Answer with the built-in simulated server and its scripted model (proves the harness; no real model).")
     var simulated = false
@@ -40,6 +41,13 @@ struct BenchRunOptions: ParsableArguments {
     var python: String?
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @Option(help: "Tasks run at once; their sub-calls share one --max-concurrency limit, each keeps its other limits.")
+    var parallel = 1
+    @Option(help: ArgumentHelp("Run share K of N of the tasks (K from 1 to N), or read K from the scheduler: auto.",
+                               discussion: "auto reads JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)."))
+    var shard: String?
+    @Option(help: "The number of shards for --shard auto. [RLM_SHARD_COUNT]")
+    var shardCount: Int?
     @OptionGroup(title: "Models") var models: ModelOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
@@ -51,7 +59,25 @@ struct BenchRunOptions: ParsableArguments {
         } catch let error as BenchInputError {
             throw ValidationError(error.message)
         }
-        if resume && out == nil { throw ValidationError("--resume needs --out FOLDER: the folder of the run to continue.") }
+        if resume && out == nil && shard == nil {
+            throw ValidationError("--resume needs --out FOLDER: the folder of the run to continue (a shard continues its own).")
+        }
+        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1 (tasks run at once).") }
+        if shardCount != nil && shard != "auto" {
+            throw ValidationError("--shard-count goes with --shard auto; with --shard K/N the count is N.")
+        }
+        do {
+            _ = try resolvedShard(environment: ProcessInfo.processInfo.environment)
+        } catch let error as BenchInputError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The share of the tasks this process runs: `--shard K/N`, or `--shard auto` from the scheduler's variables.
+    func resolvedShard(environment: [String: String]) throws -> BenchShard? {
+        guard let shard else { return nil }
+        if shard == "auto" { return try BenchShard.fromScheduler(environment: environment, count: shardCount) }
+        return try BenchShard.parse(shard)
     }
 
     var methods: [BenchMethod] { only.map { [$0] } ?? BenchMethod.allCases }

@@ -22,23 +22,17 @@ struct BenchSuiteRun {
         self.options = options
     }
 
-    /// What a run was made with; `--resume` refuses a folder made with other settings.
-    struct Settings: Codable, Equatable {
-        var suite: String
-        var seed: UInt64
-        var sizes: [Int]
-        var tasks: Int
-        var baseWindow: Int
+    /// The folder a run writes to when `--out` is not given; a shard's names the shard, so shards never collide.
+    static func defaultOut(suite: BenchSuite, seed: UInt64, shard: BenchShard?) -> String {
+        "rlm-bench/\(suite.rawValue)-seed\(seed)" + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
     }
 
     func start() async throws {
         let environment = ProcessInfo.processInfo.environment
         let sizes = try BenchSize.parseList(options.sizes)
-        let out = URL(fileURLWithPath: options.out ?? "rlm-bench/\(suite.rawValue)-seed\(options.seed)")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let settings = Settings(suite: suite.rawValue, seed: options.seed, sizes: sizes, tasks: options.tasks,
-                                baseWindow: try BenchSize.parse(options.baseWindow))
-        try checkSettings(settings, in: out)
+        let shard = try options.resolvedShard(environment: environment)
+        let out = URL(fileURLWithPath: options.out ?? Self.defaultOut(suite: suite, seed: options.seed, shard: shard))
+        try PrivateFiles.createDirectory(out)
 
         var simulator: ModelSimulator?
         defer { if let simulator { Task { await simulator.shutdown() } } }
@@ -58,7 +52,7 @@ struct BenchSuiteRun {
             sub = resolvedSub?.makeModel(models)
         }
         let resolved = limits.resolved(config: config)
-        let rlm = RLM(rootModel: root, subModel: sub, limits: resolved.limits,
+        var rlm = RLM(rootModel: root, subModel: sub, limits: resolved.limits,
                       repl: REPLConfiguration(python: options.python ?? environment["RLM_PYTHON"], cellTimeout: resolved.cellTimeout,
                                               sandbox: options.sandbox),
                       subModelWindowTokens: models.subWindow ?? (options.simulated ? 32_000 : nil),
@@ -66,33 +60,43 @@ struct BenchSuiteRun {
                       rootModelWindowTokens: models.modelWindow ?? (options.simulated ? 32_000 : nil),
                       allowedModels: models.allowedModelNames(config: config))
 
-        let tasks = try fixedTasks ?? BenchTaskSet.make(suite: suite, seed: options.seed, sizes: sizes, count: options.tasks,
-                                                        workDirectory: out)
+        let manifest = BenchManifest(suite: suite.rawValue, seed: options.seed, sizes: sizes, tasks: options.tasks,
+                                     baseWindow: try BenchSize.parse(options.baseWindow), methods: options.methods,
+                                     rootModel: root.name, subModel: sub?.name, simulated: options.simulated,
+                                     taskIDs: fixedTasks?.map(\.id) ?? BenchTaskSet.ids(suite: suite, sizes: sizes, count: options.tasks),
+                                     shard: shard)
+        try checkManifest(manifest, in: out)
+        let tasks = try fixedTasks.map { shard?.select($0) ?? $0 }
+            ?? BenchTaskSet.make(suite: suite, seed: options.seed, sizes: sizes, count: options.tasks, workDirectory: out, shard: shard)
+        if options.parallel > 1 {
+            // The tasks in flight draw their sub-calls from one pool of --max-concurrency slots.
+            rlm.modelCallLimiter = ConcurrencyLimiter(limit: resolved.limits.maxConcurrency)
+        }
         let resultsURL = out.appendingPathComponent("results.jsonl")
         let previous = options.resume ? BenchResultsFile.load(resultsURL) : []
         let done = Set(previous.filter { $0.status != "failed" }.map { BenchRunner.key(task: $0.task, method: $0.method) })
         let results = try BenchResultsFile(url: resultsURL, resume: options.resume)
-        let runner = BenchRunner(rlm: rlm, baseModel: root, baseWindowTokens: settings.baseWindow, methods: options.methods,
+        let runner = BenchRunner(rlm: rlm, baseModel: root, baseWindowTokens: manifest.baseWindow, methods: options.methods,
                                  resultsDirectory: out)
         let total = tasks.count * options.methods.count
         let bar = BenchProgressBar(total: total, alreadyDone: done.count,
                                    enabled: !options.quiet && isatty(STDERR_FILENO) == 1)
-        let run = Task { try await runner.run(tasks, into: results, skipping: done) { bar.advance(with: $0) } }
+        let parallel = options.parallel
+        let run = Task { try await runner.run(tasks, into: results, skipping: done, parallel: parallel, onEvent: bar.handle) }
         let interrupts = InterruptHandler(onInterrupt: { run.cancel() })
         defer { interrupts.stop() }
         let outcome = await run.result
         bar.finish()
         try await results.close()
 
-        let records = Self.latest(BenchResultsFile.load(resultsURL))
-        let title = "rlm bench \(suite.rawValue): \(root.name)\(options.simulated ? " (built-in simulated server: harness proof)" : ""), "
-            + "seed \(options.seed)"
-        let summary = BenchSummary.markdown(records, title: title)
-        try Data(summary.utf8).write(to: out.appendingPathComponent("summary.md"))
-        try Data(BenchPlot.svg(records, title: title).utf8).write(to: out.appendingPathComponent("plot.svg"))
-        Terminal.output(summary)
-        Terminal.output("Results: \(resultsURL.path)\nSummary: \(out.appendingPathComponent("summary.md").path)\n"
-              + "Plot: \(out.appendingPathComponent("plot.svg").path)")
+        // Lines are written as answers come; a finished run leaves them in task order, as a sequential run would.
+        if case .success = outcome { try BenchResultsFile.sort(resultsURL, by: manifest.expectedKeys) }
+        let records = BenchResultsFile.latest(BenchResultsFile.load(resultsURL))
+        try Self.writeReport(records, title: manifest.title, to: out)
+        if let shard {
+            Terminal.output("This is shard \(shard) of the run: join the \(shard.count) shard folders with "
+                            + "`rlm bench merge FOLDER…` once they are all done.")
+        }
         if case .failure(let error) = outcome {
             if error is CancellationError {
                 throw CLIFailure(message: "interrupted: \(records.count) of \(total) answers are in \(resultsURL.path); "
@@ -102,27 +106,29 @@ struct BenchSuiteRun {
         }
     }
 
-    /// The last record of each (task, method): a retried task replaces its failed attempt.
-    static func latest(_ records: [BenchRecord]) -> [BenchRecord] {
-        var seen: [String: Int] = [:]
-        var kept: [BenchRecord] = []
-        for record in records {
-            let key = BenchRunner.key(task: record.task, method: record.method)
-            if let index = seen[key] { kept[index] = record } else { seen[key] = kept.count; kept.append(record) }
-        }
-        return kept
+    /// Writes summary.md and plot.svg of `records` into `out`, prints the summary and where the files are.
+    static func writeReport(_ records: [BenchRecord], title: String, to out: URL) throws {
+        let summary = BenchSummary.markdown(records, title: title)
+        try PrivateFiles.write(Data(summary.utf8), to: out.appendingPathComponent("summary.md"))
+        try PrivateFiles.write(Data(BenchPlot.svg(records, title: title).utf8), to: out.appendingPathComponent("plot.svg"))
+        Terminal.output(summary)
+        Terminal.output("Results: \(out.appendingPathComponent("results.jsonl").path)\n"
+                        + "Summary: \(out.appendingPathComponent("summary.md").path)\n"
+                        + "Plot: \(out.appendingPathComponent("plot.svg").path)")
     }
 
-    func checkSettings(_ settings: Settings, in out: URL) throws {
-        let url = out.appendingPathComponent("run.json")
-        if options.resume, let data = FileManager.default.contents(atPath: url.path),
-           let saved = try? JSONDecoder().decode(Settings.self, from: data), saved != settings {
-            throw CLIFailure.configuration("the run in \(out.path) was made with other settings (suite \(saved.suite), seed "
-                + "\(saved.seed), sizes \(saved.sizes.map(BenchSize.label).joined(separator: ",")), \(saved.tasks) tasks, base "
-                + "window \(saved.baseWindow)). Pass the same flags to resume it, or another --out for a new run.")
+    /// Writes `manifest` as run.json; with `--resume`, first refuses a folder made with other settings or another shard.
+    func checkManifest(_ manifest: BenchManifest, in out: URL) throws {
+        if options.resume, let saved = try? BenchManifest.load(from: out) {
+            var differences = saved.differences(from: manifest)
+            if saved.shard != manifest.shard {
+                differences.append("shard \(saved.shard?.description ?? "none") against \(manifest.shard?.description ?? "none")")
+            }
+            if !differences.isEmpty {
+                throw CLIFailure.configuration("the run in \(out.path) was made with other settings ("
+                    + differences.joined(separator: "; ") + "). Pass the same flags to resume it, or another --out for a new run.")
+            }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(settings).write(to: url)
+        try manifest.write(to: out)
     }
 }

@@ -49,6 +49,9 @@ public struct RLM: Sendable {
     /// context in its prompt, no REPL; `auto` takes the direct route when the context and question fit in half
     /// the root model's window, else the RLM. A run with an ``answerSchema`` takes the RLM route.
     public var route: RLMRoute = .rlm
+    /// Where sub-calls take their slots; nil gives each run its own of `limits.maxConcurrency`. Runs given one
+    /// limiter (`rlm bench --parallel`) share its limit, while each keeps its own budget and other limits.
+    public var modelCallLimiter: ConcurrencyLimiter?
 
     public init(rootModel: any LanguageModel, subModel: (any LanguageModel)? = nil, limits: RLMLimits = .init(),
                 repl: REPLConfiguration = .init(), subModelWindowTokens: Int? = nil, systemPrompt: String? = nil,

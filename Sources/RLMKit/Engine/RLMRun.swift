@@ -33,7 +33,7 @@ struct RLMRun: Sendable {
         await emitStarted(recorder)
 
         let progress = RunProgress()
-        let modelCalls = ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
+        let modelCalls = configuration.modelCallLimiter ?? ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
         do {
             try checkPrices()
             try RLMTool.validate(configuration.tools)
