@@ -47,7 +47,8 @@ let package = Package(
                 // HMAC-SHA256 signs saved sessions; SHA-256 keys the snapshot of a server's files.
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("REPL/Resources/rlm_driver.py")]
+            // The REPL driver (REPL/Resources) is compiled in as source, so `rlm` needs no bundle beside it.
+            plugins: ["EmbedResources"]
         ),
         // `rlm mcp`: the Model Context Protocol face of the engine, kept out of RLMKit.
         .target(
@@ -99,8 +100,13 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Resources")]
+            // The page's HTML, CSS and scripts (Resources) are compiled in as source.
+            plugins: ["EmbedResources"]
         ),
+        // Turns a target's Resources folders into Swift source at build time (EmbeddedResources), and records
+        // the commit scripts/release.sh builds from.
+        .executableTarget(name: "EmbedResourcesTool"),
+        .plugin(name: "EmbedResources", capability: .buildTool(), dependencies: ["EmbedResourcesTool"]),
         // A local OpenAI-wire model server with scripted replies, latency, faults and key checks, for the
         // integration tests and the engine benchmark; apps get it through RLMTesting.
         .target(

@@ -37,9 +37,9 @@ public enum ViewerPage {
     static let scriptFiles = ["model", "format", "tree", "detail", "charts", "compare", "app"]
 
     static func resource(_ name: String, _ ext: String) throws -> String {
-        guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw ViewerError("the viewer's \(name).\(ext) is missing from rlm's resource bundle. Reinstall rlm with its swift-rlm_RLMViewer.resources folder next to the binary.")
+        // Compiled into the binary from Resources/ (the EmbedResources plugin).
+        guard let text = EmbeddedResources.files["\(name).\(ext)"] else {
+            throw ViewerError("the viewer's \(name).\(ext) is not compiled into rlm; this is a bug in rlm's build, please report it.")
         }
         return text
     }

@@ -8,8 +8,9 @@ struct RLMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rlm",
         abstract: "Recursive Language Models: answer a question about an input of any size.",
-        version: RLMKitVersion.string,
-        subcommands: [Ask.self, Chat.self, Serve.self, MCPCommand.self, View.self, Bench.self, Trust.self, Doctor.self, CacheCommand.self]
+        version: RLMKitVersion.description,
+        subcommands: [Ask.self, Chat.self, Serve.self, MCPCommand.self, View.self, Bench.self, Trust.self, Doctor.self, CacheCommand.self,
+                      Simulate.self]
     )
 
     /// Parses and runs. Exit codes: 0 answered, 1 run failed, 2 usage or configuration error.

@@ -46,7 +46,8 @@ struct SpendReservation: Sendable {
     var model: String
     /// The prompt's tokens as estimated from its length.
     var estimatedInput = 0
-    /// The reply's cap in tokens, when the request has one.
+    /// The reply's cap in tokens, which the request carries: what the budget left it. Nil when the run has no
+    /// token or cost limit (the request is sent as it is).
     var outputCap: Int?
 }
 

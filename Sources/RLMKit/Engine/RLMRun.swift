@@ -169,7 +169,9 @@ struct RLMRun: Sendable {
         let wall = (ContinuousClock.now - started).seconds
         let cacheTally = configuration.subcallCache == nil ? nil : SubcallCacheTally(events: await recorder.events, prices: configuration.prices)
         await recorder.emit(.runFinished, trajectory: "0") {
-            $0.status = outcome.status.rawValue
+            // An error that ended the run after its first turn is a failure, as `--json` reports it, with the
+            // partial answer in `text` and the error in `details.failure`.
+            $0.status = outcome.stopReason == .failed ? "failed" : outcome.status.rawValue
             $0.text = outcome.answer
             $0.source = outcome.source
             $0.iteration = outcome.iterations

@@ -204,10 +204,9 @@ extension REPLSession {
     }
 
     static func installDriver(in directory: URL) throws {
-        guard let source = Bundle.module.url(forResource: "rlm_driver", withExtension: "py") else {
-            throw REPLError.driverMissing
-        }
-        try FileManager.default.copyItem(at: source, to: directory.appendingPathComponent("rlm_driver.py"))
+        // Compiled into the binary from REPL/Resources/rlm_driver.py (the EmbedResources plugin); written 0600.
+        guard let driver = EmbeddedResources.files["rlm_driver.py"] else { throw REPLError.driverMissing }
+        try PrivateFiles.write(Data(driver.utf8), to: directory.appendingPathComponent("rlm_driver.py"))
     }
 }
 
