@@ -7,8 +7,10 @@ import RLMTesting
 @Suite(.serialized) struct BudgetReservationTests {
     func makeRLM(_ root: ScriptedModel, sub: any LanguageModel, budget: RLMBudget = .init(), allowed: [String] = [],
                  prices: PriceTable = .builtIn) -> RLM {
+        // A short system prompt, so the root's turn (admitted by its prompt's length) fits the small budgets here.
         RLM(rootModel: root, subModel: sub, limits: RLMLimits(maxIterations: 4, maxConcurrency: 16),
-            repl: REPLConfiguration(cellTimeout: .seconds(60)), budget: budget, prices: prices, allowedModels: allowed)
+            repl: REPLConfiguration(cellTimeout: .seconds(60)), systemPrompt: "Answer with code.", budget: budget,
+            prices: prices, allowedModels: allowed)
     }
 
     @Test func aBatchStopsWhereTheTokenBudgetDoes() async throws {

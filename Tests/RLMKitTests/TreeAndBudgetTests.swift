@@ -7,11 +7,15 @@ import RLMTesting
 @Suite(.serialized) struct TreeAndBudgetTests {
     func makeRLM(_ root: ScriptedModel, sub: (any LanguageModel)? = nil, iterations: Int = 6, depth: Int = 1,
                  concurrency: Int = 16, budget: RLMBudget = .init(), prices: PriceTable = .builtIn,
-                 window: Int? = nil) -> RLM {
+                 window: Int? = nil, systemPrompt: String? = nil) -> RLM {
         RLM(rootModel: root, subModel: sub, limits: RLMLimits(maxIterations: iterations, maxConcurrency: concurrency, maxDepth: depth),
-            repl: REPLConfiguration(cellTimeout: .seconds(60), interruptGrace: .seconds(1)),
+            repl: REPLConfiguration(cellTimeout: .seconds(60), interruptGrace: .seconds(1)), systemPrompt: systemPrompt,
             budget: budget, prices: prices, rootModelWindowTokens: window)
     }
+
+    /// A system prompt short enough that a root turn fits a small budget: root turns are admitted by their
+    /// prompt's length, and the scripted model reports 100 input tokens whatever it is sent.
+    static let shortSystemPrompt = "Answer with code."
 
     /// The question an RLM was asked (children get the prompt of their rlm_query).
     static func question(of request: ModelRequest) -> String {
@@ -92,11 +96,15 @@ import RLMTesting
 
     @Test func tokenLimitStopsTheRunWithAPartialAnswer() async throws {
         let root = ScriptedModel(replies: ["Still thinking about it.\n" + repl("print(1)")])
-        let result = try await makeRLM(root, iterations: 20, budget: RLMBudget(maxTokens: 250)).complete(query: "q", context: .text("c"))
+        let result = try await makeRLM(root, iterations: 20, budget: RLMBudget(maxTokens: 500), systemPrompt: Self.shortSystemPrompt)
+            .complete(query: "q", context: .text("c"))
         #expect(result.status == .partial)
         #expect(result.stopReason == "max_tokens")
         #expect(result.answer == "Still thinking about it.")
-        #expect(root.requests.count == 3)
+        // The next turn is refused once its prompt no longer fits beside what was spent: the limit is never passed.
+        #expect(root.requests.count >= 2 && root.requests.count < 5)
+        #expect(result.totalUsage.totalTokens <= 500)
+        #expect(root.requests.allSatisfy { ($0.maxOutputTokens ?? .max) <= 500 }, "every root turn carries the cap")
     }
 
     @Test func costLimitNeedsAPriceForEveryModel() async throws {
@@ -105,7 +113,8 @@ import RLMTesting
             _ = try await makeRLM(root, budget: RLMBudget(maxCostUSD: 1)).complete(query: "q", context: .text("c"))
         }
         let priced = PriceTable.builtIn.merging(["scripted-root": ModelPrice(inputPerMillion: 1_000, outputPerMillion: 10_000)])
-        let result = try await makeRLM(root, budget: RLMBudget(maxCostUSD: 1), prices: priced).complete(query: "q", context: .text("c"))
+        let result = try await makeRLM(root, budget: RLMBudget(maxCostUSD: 1), prices: priced, systemPrompt: Self.shortSystemPrompt)
+            .complete(query: "q", context: .text("c"))
         #expect(result.answer == "x")
         // 100 input tokens at $1000/M and 10 output tokens at $10000/M.
         #expect(abs((result.costUSD ?? 0) - 0.2) < 1e-9)
@@ -114,10 +123,12 @@ import RLMTesting
     @Test func costLimitStopsTheRun() async throws {
         let priced = PriceTable(prices: ["scripted-root": ModelPrice(inputPerMillion: 1_000, outputPerMillion: 0)])
         let root = ScriptedModel(replies: [repl("print(1)")])
-        let result = try await makeRLM(root, iterations: 20, budget: RLMBudget(maxCostUSD: 0.25), prices: priced)
+        let result = try await makeRLM(root, iterations: 20, budget: RLMBudget(maxCostUSD: 0.5), prices: priced,
+                                       systemPrompt: Self.shortSystemPrompt)
             .complete(query: "q", context: .text("c"))
         #expect(result.stopReason == "max_cost")
-        #expect(root.requests.count == 3)
+        #expect(root.requests.count >= 2 && root.requests.count < 5)
+        #expect((result.costUSD ?? 1) <= 0.5)
     }
 
     @Test func wallTimeoutStopsARunningCell() async throws {

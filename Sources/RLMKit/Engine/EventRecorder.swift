@@ -7,6 +7,8 @@ actor EventRecorder {
     private let log: TrajectoryLog?
     private let observer: (@Sendable (RLMEvent) -> Void)?
     private(set) var events: [RLMEvent] = []
+    /// Tokens of the model calls each RLM of the tree made itself (its turns and `llm_query` sub-calls).
+    private var usageByTrajectory: [String: TokenUsage] = [:]
 
     init(started: ContinuousClock.Instant, log: TrajectoryLog?, observer: (@Sendable (RLMEvent) -> Void)?) {
         self.started = started
@@ -31,11 +33,33 @@ actor EventRecorder {
         var event = RLMEvent(event: kind, time: elapsed)
         event.trajectory = trajectory
         fill(&event)
+        // A child's own sub-call event carries the child's whole usage, which its own events count already.
+        if let usage = event.usage, kind == .modelResponse || (kind == .subCallFinished && event.childTrajectory == nil) {
+            usageByTrajectory[trajectory] = Self.adding(usage, to: usageByTrajectory[trajectory])
+        }
         observer?(event)
         // Streaming deltas go to the observer only: the response event that follows holds the whole text.
         guard kind != .modelDelta else { return }
         events.append(event)
         await log?.write(event)
+    }
+}
+
+extension EventRecorder {
+    /// The tokens of the RLM `trajectory` and everything under it: its turns, its sub-calls and its children's.
+    func usage(ofTree trajectory: String) -> TokenUsage {
+        usageByTrajectory.reduce(into: TokenUsage()) { total, entry in
+            guard entry.key == trajectory || entry.key.hasPrefix(trajectory + ".") else { return }
+            total = Self.adding(entry.value, to: total)
+        }
+    }
+
+    /// `usage` added to `total`, estimated when either part is.
+    static func adding(_ usage: TokenUsage, to total: TokenUsage?) -> TokenUsage {
+        guard let total else { return usage }
+        var sum = total + usage
+        if total.estimated == true || usage.estimated == true { sum.estimated = true }
+        return sum
     }
 }
 

@@ -110,6 +110,8 @@ struct RLMNode: Sendable {
         let limits = configuration.limits
         var consecutiveErrors = 0
         var gate = makeAnswerGate()
+        /// Set once the model was told its next turn is its last, with the limit that ends the run after it.
+        var lastTurnReason: StopReason?
 
         /// Counts a failed turn or block; stops this RLM once `--max-errors` of them came in a row.
         func countFailure(_ failed: Bool) throws {
@@ -122,7 +124,7 @@ struct RLMNode: Sendable {
         for iteration in 1...limits.maxIterations + 1 {
             try Task.checkCancellation()
             try await stopIfFatal()
-            let isLastChance = iteration > limits.maxIterations
+            let isLastChance = iteration > limits.maxIterations || lastTurnReason != nil
             await emit(.iterationStarted) { $0.iteration = iteration }
             try await compact(&conversation, repl: repl, iteration: iteration, force: false)
             try await tree.ledger.checkSpend()
@@ -152,7 +154,9 @@ struct RLMNode: Sendable {
                 }
                 if isLastChance { break }
                 try countFailure(!refused)
-                conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
+                let next = await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)
+                conversation.append(.user(next.text))
+                lastTurnReason = next.lastTurn
                 continue
             }
             var outputs: [String] = []
@@ -195,9 +199,11 @@ struct RLMNode: Sendable {
             if response.finishReason == .length || parsed.hasUnclosedFence { notes.append(Prompts.cutOffNote) }
             if parsed.mentionsFinalOutsideCode { notes.append(Prompts.proseFinalNote) }
             if parsed.claimsOutput { notes.append(Prompts.imaginedOutputNote) }
-            conversation.append(.user(await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)))
+            let next = await nextUserMessage(outputs: outputs, notes: notes, iteration: iteration)
+            conversation.append(.user(next.text))
+            lastTurnReason = next.lastTurn
         }
-        return Self.keepingLastRefusal(RLMRun.partial(progress, reason: .maxIterations), gate: gate)
+        return Self.keepingLastRefusal(RLMRun.partial(progress, reason: lastTurnReason ?? .maxIterations), gate: gate)
     }
 
     private func recordProgress(iteration: Int, prose: String) {
@@ -210,51 +216,55 @@ struct RLMNode: Sendable {
     }
 
     /// The next user message: code output, notes, what is left of the budget, then the next turn's header or
-    /// the last-chance demand.
-    private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) async -> String {
+    /// the last-chance demand, with the limit that ends the run after that last turn: the turns are used up, or
+    /// every sub-call the budget allows is made (as with turns, the model gets one turn to submit, then the run
+    /// stops with `max_subcalls`).
+    private func nextUserMessage(outputs: [String], notes: [String], iteration: Int) async -> (text: String, lastTurn: StopReason?) {
         let maxIterations = configuration.limits.maxIterations
         let outputs = Prompts.bounded(outputs, totalChars: 2 * tree.repl.maxOutputChars)
         var notes = notes
         if let budget = await tree.ledger.remainingSummary() { notes.append(budget) }
-        if iteration >= maxIterations {
-            return (outputs + notes + [Prompts.lastTurn(query: query)]).joined(separator: "\n\n")
+        let lastTurn: StopReason? = iteration >= maxIterations ? .maxIterations
+            : await tree.ledger.subCallsSpent ? .maxSubCalls : nil
+        if lastTurn == .maxSubCalls, let limit = configuration.budget.maxSubCalls {
+            notes.append("All \(limit) sub-calls of --max-subcalls are used: llm_query and rlm_query will only return errors.")
         }
-        return Prompts.feedback(outputs: outputs, notes: notes, nextTurn: iteration + 1,
-                                maxIterations: maxIterations, query: query)
+        if let lastTurn {
+            return ((outputs + notes + [Prompts.lastTurn(query: query)]).joined(separator: "\n\n"), lastTurn)
+        }
+        return (Prompts.feedback(outputs: outputs, notes: notes, nextTurn: iteration + 1,
+                                 maxIterations: maxIterations, query: query), nil)
     }
 
+    /// One root-model call, admitted by the budget like a sub-call: with a token or cost limit it carries an
+    /// output cap of what the budget leaves, so a root turn never passes the limit either.
     func askRoot(_ messages: [ChatMessage], iteration: Int) async throws -> ModelResponse {
         let model = configuration.rootModel
-        let started = ContinuousClock.now
-        let request = ModelRequest(messages: messages)
-        let trajectory = trajectoryID
-        let recorder = tree.recorder
+        let (trajectory, recorder, ledger) = (trajectoryID, tree.recorder, tree.ledger)
+        let (window, streaming) = (tree.windows.root.tokens, configuration.streamRootResponses)
+        // The top-level root runs alone and may take all the budget leaves; a child's turn shares it.
+        let share = isTopLevel ? 1 : configuration.limits.maxConcurrency
         let call: @Sendable () async throws -> ModelResponse = {
-            if configuration.streamRootResponses {
+            try await ledger.sendRootCall(messages, model: model, windowTokens: window, share: share) { request in
+                guard streaming else { return try await model.complete(request) }
                 // Deltas reach the observer synchronously, in the order they arrive.
                 return try await model.complete(request) { delta in
                     recorder.emitDelta(delta, trajectory: trajectory, iteration: iteration)
                 }
             }
-            return try await model.complete(request)
         }
-        do {
-            // A child's root calls share the tree's concurrency limit; the top-level root is never throttled.
-            let response = isTopLevel ? try await call() : try await tree.modelCalls.run(call)
-            await tree.ledger.record(model: model.name, usage: response.usage)
-            await emit(.modelResponse) {
-                $0.iteration = iteration
-                $0.model = model.name
-                $0.text = response.text
-                $0.usage = response.usage
-                $0.finishReason = response.finishReason.label
-                $0.seconds = (ContinuousClock.now - started).seconds
-            }
-            return response
-        } catch {
-            await tree.ledger.recordFailure(model: model.name)
-            throw error
+        let started = ContinuousClock.now
+        // A child's root calls share the tree's concurrency limit; the top-level root is never throttled.
+        let response = isTopLevel ? try await call() : try await tree.modelCalls.run(call)
+        await emit(.modelResponse) {
+            $0.iteration = iteration
+            $0.model = model.name
+            $0.text = response.text
+            $0.usage = response.usage
+            $0.finishReason = response.finishReason.label
+            $0.seconds = (ContinuousClock.now - started).seconds
         }
+        return response
     }
 
     /// Runs a bare `FINAL(...)` reply as code. Unquoted prose inside FINAL(...), which is not Python, is taken

@@ -25,25 +25,89 @@ public actor RunLedger {
         self.deadline = budget.timeout.map { started + $0 }
     }
 
-    /// Admits one sub-call, counting it at once so concurrent callers cannot overshoot `maxSubCalls`.
+    /// Admits one sub-call, counting it at once so concurrent callers cannot overshoot `maxSubCalls` (see
+    /// ``admit(model:promptChars:ceiling:share:isSubCall:)``).
+    func admitSubCall(model: String, promptChars: Int, maxOutputTokens: Int?, share: Int = 16) async throws -> SpendReservation {
+        try await admit(model: model, promptChars: promptChars, ceiling: maxOutputTokens, share: share, isSubCall: true)
+    }
+
+    /// Admits one model call: a root turn, or a sub-call (`isSubCall`, counted against `maxSubCalls` at once).
     ///
-    /// With a token or cost limit, the call also reserves what it may spend (its prompt, estimated, plus its
-    /// output: the request's cap, else the most this model has written in one reply so far). A call that does
-    /// not fit beside the reservations of the calls in flight waits for them to settle; one that does not fit
-    /// with nothing in flight is refused. So a batch stops where the budget does, not after it.
-    func admitSubCall(model: String, promptChars: Int, maxOutputTokens: Int?) async throws -> SpendReservation {
+    /// With a token or cost limit, the call reserves what it may spend: its prompt (estimated) and its reply, whose
+    /// cap (`outputCap`, which the request must carry) is what the budget leaves after the prompt and the calls in
+    /// flight, so no reply can pass the limit. A call that may run beside others (`share` > 1) takes at most
+    /// 1/`share` of that, or the longest reply its model has given, whichever is more; `ceiling` bounds it further
+    /// (the model's window, its published output limit). A call that does not fit beside the calls in flight waits
+    /// for them to settle; one that does not fit with nothing in flight is refused. So a batch stops where the
+    /// budget does, not after it. With no token or cost limit the call carries no cap.
+    func admit(model: String, promptChars: Int, ceiling: Int?, share: Int, isSubCall: Bool) async throws -> SpendReservation {
         while true {
-            try checkRoomForSubCall()
-            let reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16, outputCap: maxOutputTokens)
-            if let exceeded = exceeds(reservation) {
-                guard inFlight > 0 else { throw exceeded }
-                try await settlementWaiters.wait()
-                continue
+            if isSubCall { try checkRoomForSubCall() } else { try checkSpend() }
+            var reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16)
+            if budget.maxTokens != nil || budget.maxCostUSD != nil {
+                let room = outputRoom(for: reservation)
+                if room.tokens < Self.minimumOutputTokens {
+                    guard inFlight > 0 else { throw room.exhausted }
+                    try await settlementWaiters.wait()
+                    continue
+                }
+                let expected = largestOutput[model] ?? Self.assumedOutputTokens
+                let shared = share > 1 ? max(expected, room.tokens / share) : room.tokens
+                reservation.outputCap = max(Self.minimumOutputTokens, min(room.tokens, shared, ceiling ?? .max))
             }
-            subCallCount += 1
+            if isSubCall { subCallCount += 1 }
             inFlight += 1
             inFlightByModel[model, default: InFlightSpend()].add(reservation)
             return reservation
+        }
+    }
+
+    /// The fewest output tokens worth a request: a call with less room than this is not sent.
+    static let minimumOutputTokens = 16
+
+    /// How many output tokens the budget leaves a call with this prompt, beside the calls in flight, and the limit
+    /// to name when that is too few.
+    private func outputRoom(for reservation: SpendReservation) -> (tokens: Int, exhausted: BudgetExhausted) {
+        let model = reservation.model
+        let input = Int((Double(reservation.estimatedInput) * (inputScale[model] ?? 1)).rounded(.up))
+        let held = reserved
+        var room = Int.max
+        var exhausted = BudgetExhausted(reason: .maxTokens, detail: "")
+        if let limit = budget.maxTokens {
+            room = limit - totalTokens - held.tokens - input
+            exhausted = BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used (\(held.tokens) more held by calls in flight), and this call's prompt needs about \(input) more")
+        }
+        if let limit = budget.maxCostUSD, let price = prices.price(for: model) {
+            let inputCost = price.cost(of: TokenUsage(inputTokens: input))
+            let perOutputToken = price.cost(of: TokenUsage(outputTokens: 1_000_000)) / 1_000_000
+            let left = limit - totalCost - held.cost - inputCost
+            let byCost = perOutputToken > 0 ? Int(min(Double(Int.max / 2), (left / perOutputToken).rounded(.down)))
+                : (left >= 0 ? Int.max : -1)
+            if byCost < room {
+                room = byCost
+                exhausted = BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.4f spent ($%.4f more held by calls in flight), and this call's prompt may cost $%.4f more", totalCost, limit, held.cost, inputCost))
+            }
+        }
+        return (room, exhausted)
+    }
+
+    /// Sends one admitted root-model call (see ``admit(model:promptChars:ceiling:share:isSubCall:)``): `messages`
+    /// with the output cap the budget leaves, settled with what it spent. Root turns, compaction summaries and
+    /// direct answers all go through here, so no call escapes the budget. A failure is counted and rethrown.
+    func sendRootCall(_ messages: [ChatMessage], model: any LanguageModel, windowTokens: Int, share: Int,
+                      send: @Sendable (ModelRequest) async throws -> ModelResponse) async throws -> ModelResponse {
+        let promptChars = messages.reduce(0) { $0 + $1.content.count }
+        let ceiling = OutputCeiling.tokens(model: model.name, windowTokens: windowTokens, promptChars: promptChars)
+        let reservation = try await admit(model: model.name, promptChars: promptChars, ceiling: ceiling, share: share,
+                                          isSubCall: false)
+        do {
+            let response = try await send(ModelRequest(messages: messages).cappedAt(reservation.outputCap))
+            settle(reservation, usage: response.usage)
+            return response
+        } catch {
+            settle(reservation, usage: nil)
+            recordFailure(model: model.name)
+            throw error
         }
     }
 
@@ -99,19 +163,6 @@ public actor RunLedger {
         }
     }
 
-    private func exceeds(_ reservation: SpendReservation) -> BudgetExhausted? {
-        let mine = mayCost(model: reservation.model, estimatedInput: reservation.estimatedInput,
-                           cappedOutput: reservation.outputCap ?? 0, uncapped: reservation.outputCap == nil ? 1 : 0)
-        let held = reserved
-        if let limit = budget.maxTokens, totalTokens + held.tokens + mine.tokens > limit {
-            return BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used, and this call may need \(mine.tokens) more")
-        }
-        if let limit = budget.maxCostUSD, totalCost + held.cost + mine.cost > limit {
-            return BudgetExhausted(reason: .maxCost, detail: String(format: "max-cost: $%.4f of $%.2f spent, and this call may cost $%.4f more", totalCost, limit, mine.cost))
-        }
-        return nil
-    }
-
     /// Throws when tokens, cost or time are used up.
     func checkSpend() throws(BudgetExhausted) {
         if let deadline, ContinuousClock.now >= deadline {
@@ -148,6 +199,8 @@ public actor RunLedger {
 
     public var usageByModel: [String: ModelUsage] { perModel }
     public var subCalls: Int { subCallCount }
+    /// Every sub-call `maxSubCalls` allows is made: the run's RLMs get one last turn to submit.
+    var subCallsSpent: Bool { budget.maxSubCalls.map { subCallCount >= $0 } ?? false }
     public var totalTokens: Int { perModel.values.reduce(0) { $0 + $1.inputTokens + $1.outputTokens } }
     public var total: TokenUsage {
         perModel.values.reduce(TokenUsage()) { $0 + $1.tokens }

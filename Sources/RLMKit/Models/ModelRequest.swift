@@ -15,4 +15,12 @@ public struct ModelRequest: Sendable {
         self.temperature = temperature
         self.promptCacheKey = promptCacheKey
     }
+
+    /// This request with its reply capped at `cap` tokens (a budget's), or as it is when `cap` is nil.
+    func cappedAt(_ cap: Int?) -> ModelRequest {
+        guard let cap else { return self }
+        var capped = self
+        capped.maxOutputTokens = min(cap, maxOutputTokens ?? .max)
+        return capped
+    }
 }
