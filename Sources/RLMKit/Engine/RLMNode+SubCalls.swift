@@ -192,8 +192,11 @@ extension RLMNode {
                                     progress: RunProgress(), isTopLevel: false)
                 return try await child.run(context: prepared)
             }
+            let childUsage = await tree.recorder.usage(ofTree: childID)
             await emit(.subCallFinished) {
                 $0.subCallID = id
+                $0.model = configuration.rootModel.name
+                $0.usage = childUsage
                 $0.childTrajectory = childID
                 $0.seconds = (ContinuousClock.now - started).seconds
                 $0.text = OutputTruncation.clip(outcome.answer, limit: SubCallLog.answerChars)
