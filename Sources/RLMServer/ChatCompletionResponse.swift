@@ -1,20 +1,29 @@
 import Foundation
 import RLMKit
 
-/// `usage` of a completion: the tokens of the whole recursion tree, root and sub-calls alike.
+/// `usage` of a completion: the tokens of the whole recursion tree, root and sub-calls alike. As in OpenAI's
+/// replies, `prompt_tokens` counts the cached prompt tokens too, and `prompt_tokens_details.cached_tokens` says
+/// how many the providers served from their prompt caches.
 struct CompletionUsage: Encodable, Sendable {
+    struct PromptDetails: Encodable, Sendable {
+        var cachedTokens: Int
+        enum CodingKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
+    }
     var promptTokens: Int
     var completionTokens: Int
     var totalTokens: Int
+    var promptTokensDetails: PromptDetails
 
     init(_ usage: TokenUsage) {
         promptTokens = usage.inputTokens
         completionTokens = usage.outputTokens
         totalTokens = usage.inputTokens + usage.outputTokens
+        promptTokensDetails = PromptDetails(cachedTokens: usage.cacheReadTokens)
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokensDetails = "prompt_tokens_details"
     }
 }
 

@@ -8,6 +8,8 @@ struct ProgressTally: Sendable {
     var subCallsInFlight = 0
     var inputTokens = 0
     var outputTokens = 0
+    /// Input tokens the providers served from their prompt caches (part of `inputTokens`, billed lower).
+    var cachedTokens = 0
     var costUSD = 0.0
     /// Models used that have no price: the cost is then not shown, rather than shown too low.
     var unpriced: Set<String> = []
@@ -32,6 +34,7 @@ struct ProgressTally: Sendable {
         guard let usage else { return }
         inputTokens += usage.inputTokens
         outputTokens += usage.outputTokens
+        cachedTokens += usage.cacheReadTokens
         guard let model else { return }
         if let price = prices.price(for: model) {
             costUSD += price.cost(of: usage)

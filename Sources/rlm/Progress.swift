@@ -117,7 +117,8 @@ final class Progress: Sendable {
         let tally = state.withLock { $0 }
         let elapsed = (ContinuousClock.now - started).seconds
         var parts = ["turn \(tally.turn)", "sub-calls \(tally.subCallsDone) done, \(tally.subCallsInFlight) in flight",
-                     "\(Self.tokens(tally.inputTokens + tally.outputTokens)) tokens"]
+                     "\(Self.tokens(tally.inputTokens + tally.outputTokens)) tokens"
+                         + (tally.cachedTokens > 0 ? " (\(Self.tokens(tally.cachedTokens)) cached)" : "")]
         if tally.unpriced.isEmpty, tally.inputTokens + tally.outputTokens > 0 { parts.append(String(format: "$%.4f", tally.costUSD)) }
         parts.append(String(format: "%.1f s", elapsed))
         return parts.joined(separator: " · ")

@@ -142,8 +142,12 @@ struct RLMRun: Sendable {
         var prices: [String: JSONValue] = [:]
         for name in [configuration.rootModel.name, sub.name] + configuration.allowedModels {
             guard let price = configuration.prices.price(for: name) else { continue }
-            prices[name] = .object(["input_per_million": .number(price.inputPerMillion),
-                                    "output_per_million": .number(price.outputPerMillion)])
+            var fields: [String: JSONValue] = ["input_per_million": .number(price.inputPerMillion),
+                                               "output_per_million": .number(price.outputPerMillion),
+                                               "cache_write_1h_per_million": .number(price.oneHourCacheWritePerMillion)]
+            if let cached = price.cachedInputPerMillion { fields["cached_input_per_million"] = .number(cached) }
+            if let write = price.cacheWritePerMillion { fields["cache_write_per_million"] = .number(write) }
+            prices[name] = .object(fields)
         }
         if !prices.isEmpty { header["prices"] = .object(prices) }
         return header
@@ -154,7 +158,10 @@ struct RLMRun: Sendable {
         var fields: [String: JSONValue] = ["calls": .number(Double(usage.calls)),
                                            "failed_calls": .number(Double(usage.failedCalls)),
                                            "input_tokens": .number(Double(usage.inputTokens)),
-                                           "output_tokens": .number(Double(usage.outputTokens))]
+                                           "output_tokens": .number(Double(usage.outputTokens)),
+                                           "cache_read_tokens": .number(Double(usage.cacheReadTokens)),
+                                           "cache_write_tokens": .number(Double(usage.cacheWriteTokens))]
+        if usage.cacheWriteOneHourTokens > 0 { fields["cache_write_1h_tokens"] = .number(Double(usage.cacheWriteOneHourTokens)) }
         if let cost = usage.costUSD { fields["cost_usd"] = .number(cost) }
         return .object(fields)
     }

@@ -94,11 +94,12 @@ function summaryCard(run) {
     ["models (root / sub)", models], ["sandbox", run.sandbox ? run.sandbox.status : "–"],
     ["wall time", fmtSec(run.wallSeconds)], ["turns (whole tree)", fmtInt(run.turnCount)], ["sub-calls", fmtInt(run.subcallCount)],
     ["peak in flight", fmtInt(run.inFlight().peak)], ["RLMs", fmtInt(run.trajectories.size)],
-    ["tokens in / out", fmtTokens(totals.input) + " / " + fmtTokens(totals.output)], ["cost", fmtCost(totals.cost)],
+    ["tokens in / out", fmtTokens(totals.input) + " / " + fmtTokens(totals.output)], ["input read from cache", fmtTokens(totals.cached)],
+    ["cost", fmtCost(totals.cost)],
   ];
   card.append(el("div", { class: "grid" }, ...stats.map(([k, v]) => el("div", { class: "stat" }, el("b", { text: v }), el("span", { text: k })))));
-  const usageTable = el("table", null, el("tr", null, el("th", { text: "model" }), el("th", { class: "num", text: "calls" }), el("th", { class: "num", text: "input tokens" }), el("th", { class: "num", text: "output tokens" }), el("th", { class: "num", text: "cost" })));
-  for (const r of run.modelRows()) usageTable.append(el("tr", null, el("td", { text: r.model }), el("td", { class: "num", text: fmtInt(r.calls) }), el("td", { class: "num", text: fmtInt(r.input) }), el("td", { class: "num", text: fmtInt(r.output) }), el("td", { class: "num", text: fmtCost(r.cost) })));
+  const usageTable = el("table", null, el("tr", null, el("th", { text: "model" }), el("th", { class: "num", text: "calls" }), el("th", { class: "num", text: "input tokens" }), el("th", { class: "num", text: "cache reads" }), el("th", { class: "num", text: "cache writes" }), el("th", { class: "num", text: "output tokens" }), el("th", { class: "num", text: "cost" })));
+  for (const r of run.modelRows()) usageTable.append(el("tr", null, el("td", { text: r.model }), el("td", { class: "num", text: fmtInt(r.calls) }), el("td", { class: "num", text: fmtInt(r.input) }), el("td", { class: "num", text: fmtInt(r.read || 0) }), el("td", { class: "num", text: fmtInt(r.write || 0) }), el("td", { class: "num", text: fmtInt(r.output) }), el("td", { class: "num", text: fmtCost(r.cost) })));
   card.append(section("Tokens and cost per model", true, usageTable));
   const named = (model, endpoint) => (model || "–") + (endpoint ? " @ " + endpoint : "");
   const setup = [["root model", named(h.root_model, h.root_endpoint)], ["sub model", named(h.sub_model, h.sub_endpoint)],

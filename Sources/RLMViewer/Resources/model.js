@@ -56,10 +56,13 @@ class RunModel {
 
   addUsage(model, usage) {
     if (!model || !usage) return;
-    const u = this.usage.get(model) || { calls: 0, input: 0, output: 0 };
+    const u = this.usage.get(model) || { calls: 0, input: 0, output: 0, read: 0, write: 0, write1h: 0 };
     u.calls += 1;
     u.input += usage.input_tokens || 0;
     u.output += usage.output_tokens || 0;
+    u.read += usage.cache_read_tokens || 0;
+    u.write += usage.cache_write_tokens || 0;
+    u.write1h += usage.cache_write_1h_tokens || 0;
     this.usage.set(model, u);
   }
 
@@ -184,27 +187,38 @@ class RunModel {
     const rows = [];
     if (final) {
       for (const [model, u] of Object.entries(final)) {
-        rows.push({ model, calls: u.calls || 0, input: u.input_tokens || 0, output: u.output_tokens || 0,
-                    cost: u.cost_usd != null ? u.cost_usd : this.costOf(model, u.input_tokens || 0, u.output_tokens || 0) });
+        const row = { model, calls: u.calls || 0, input: u.input_tokens || 0, output: u.output_tokens || 0,
+                      read: u.cache_read_tokens || 0, write: u.cache_write_tokens || 0, write1h: u.cache_write_1h_tokens || 0 };
+        row.cost = u.cost_usd != null ? u.cost_usd : this.costOf(model, row);
+        rows.push(row);
       }
     } else {
-      for (const [model, u] of this.usage) rows.push({ model, calls: u.calls, input: u.input, output: u.output, cost: this.costOf(model, u.input, u.output) });
+      for (const [model, u] of this.usage) rows.push({ model, calls: u.calls, input: u.input, output: u.output, read: u.read,
+                                                       write: u.write, write1h: u.write1h, cost: this.costOf(model, u) });
     }
     rows.sort((a, b) => (b.input + b.output) - (a.input + a.output));
     return rows;
   }
 
-  costOf(model, input, output) {
+  /// USD for tokens { input, output, read, write, write1h } at the model's price in the header: cached input
+  /// (read from or written to the provider's prompt cache) at its own price, else at the input price.
+  costOf(model, t) {
     const p = this.price(model);
-    return p ? (input * (p.input_per_million || 0) + output * (p.output_per_million || 0)) / 1e6 : null;
+    if (!p) return null;
+    const inputPrice = p.input_per_million || 0;
+    const read = t.read || 0, write = t.write || 0, write1h = Math.min(t.write1h || 0, write);
+    const plain = Math.max(0, (t.input || 0) - read - write);
+    const input = plain * inputPrice + read * (p.cached_input_per_million ?? inputPrice)
+      + (write - write1h) * (p.cache_write_per_million ?? inputPrice) + write1h * (p.cache_write_1h_per_million ?? 2 * inputPrice);
+    return (input + (t.output || 0) * (p.output_per_million || 0)) / 1e6;
   }
 
   totals() {
     const rows = this.modelRows();
-    let input = 0, output = 0, cost = 0, priced = rows.length > 0;
-    for (const r of rows) { input += r.input; output += r.output; if (r.cost == null) priced = false; else cost += r.cost; }
+    let input = 0, output = 0, cached = 0, cost = 0, priced = rows.length > 0;
+    for (const r of rows) { input += r.input; output += r.output; cached += r.read || 0; if (r.cost == null) priced = false; else cost += r.cost; }
     const finalCost = this.finished && this.finished.details && this.finished.details.cost_usd;
-    return { input, output, cost: finalCost != null ? finalCost : (priced ? cost : null) };
+    return { input, output, cached, cost: finalCost != null ? finalCost : (priced ? cost : null) };
   }
 
   /// Sub-calls in flight over time: [[time, count], …] at every change, and the peak.
