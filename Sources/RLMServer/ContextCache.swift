@@ -2,87 +2,97 @@ import Foundation
 import RLMKit
 
 /// Loaded contexts kept between requests: for each content (keyed by its SHA-256) at most one pristine REPL that
-/// has loaded it and run nothing else, bounded by the bytes of content they hold and by their number; the least
-/// recently used go first.
+/// has loaded it and never runs code, bounded by the bytes of content they hold (each counted once, whatever
+/// number of copies are forked from it) and by their number; the least recently used go first.
 ///
-/// A spare is handed to one request only and never comes back: the request's own code runs in it, and after the
-/// answer it becomes that client's session or is closed. Taking a spare starts loading the next one, so the next
-/// request over the same content finds it loaded (or loading). One client's variables, modules, threads, files or
-/// conversation can therefore never reach another client, whatever the code did.
+/// A new conversation over a cached content gets a fork of its pristine (``PristineContext``): a copy-on-write
+/// process of its own with the context loaded, which becomes that client's session. One client's variables,
+/// modules, threads, files, processes or conversation therefore never reach another client, whatever the code
+/// did, and no new conversation pays for a new interpreter and a new load.
 actor ContextCache {
-    private struct Spare {
-        var loading: Task<RLMSession, any Error>
+    private struct Entry {
+        var loading: Task<PristineContext, any Error>
         var bytes: Int
         var lastUsed: UInt64
     }
 
     let maxBytes: Int
-    let maxSpares: Int
+    let maxPristines: Int
     private let metrics: ServerMetrics
-    private var spares: [String: Spare] = [:]
+    private var entries: [String: Entry] = [:]
     private var clock: UInt64 = 0
     private var closing: [UUID: Task<Void, Never>] = [:]
     private var stopped = false
 
     init(maxBytes: Int, maxSpares: Int, metrics: ServerMetrics) {
         self.maxBytes = max(0, maxBytes)
-        self.maxSpares = max(0, maxSpares)
+        self.maxPristines = max(0, maxSpares)
         self.metrics = metrics
     }
 
-    private var heldBytes: Int { spares.values.reduce(0) { $0 + $1.bytes } }
+    private var heldBytes: Int { entries.values.reduce(0) { $0 + $1.bytes } }
 
-    /// The pristine REPL loaded (or loading) with the content `key`, taken out of the cache for good.
-    func take(key: String) -> Task<RLMSession, any Error>? {
-        guard let spare = spares.removeValue(forKey: key) else { return nil }
-        metrics.cacheHolds(bytes: heldBytes)
-        return spare.loading
+    /// The pristine REPL loaded (or loading) with the content `key`; it stays in the cache.
+    func pristine(for key: String) -> Task<PristineContext, any Error>? {
+        guard entries[key] != nil else { return nil }
+        clock += 1
+        entries[key]?.lastUsed = clock
+        return entries[key]?.loading
     }
 
-    /// Starts loading a pristine REPL over `context` unless one is cached already, making room by closing the
+    /// Starts loading a pristine REPL over `context` unless one is cached already, making room by retiring the
     /// least recently used; does nothing when it cannot fit the bound.
-    func refill(_ context: ResolvedContext, load: @escaping @Sendable (RLMContext) async throws -> RLMSession) {
+    func add(_ context: ResolvedContext, load: @escaping @Sendable (RLMContext) async throws -> PristineContext) {
         clock += 1
-        if spares[context.key] != nil {
-            spares[context.key]?.lastUsed = clock
+        if entries[context.key] != nil {
+            entries[context.key]?.lastUsed = clock
             return
         }
-        guard !stopped, maxSpares > 0, context.bytes <= maxBytes else { return }
-        var evicted: [Task<RLMSession, any Error>] = []
-        while spares.count >= maxSpares || heldBytes + context.bytes > maxBytes,
-              let oldest = spares.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-            evicted.append(spares.removeValue(forKey: oldest.key)!.loading)
+        guard !stopped, maxPristines > 0, context.bytes <= maxBytes else { return }
+        var evicted: [Task<PristineContext, any Error>] = []
+        while entries.count >= maxPristines || heldBytes + context.bytes > maxBytes,
+              let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            evicted.append(entries.removeValue(forKey: oldest.key)!.loading)
         }
         let source = context.context
-        spares[context.key] = Spare(loading: Task { try await load(source) }, bytes: context.bytes, lastUsed: clock)
+        entries[context.key] = Entry(loading: Task { try await load(source) }, bytes: context.bytes, lastUsed: clock)
         metrics.cacheHolds(bytes: heldBytes)
-        closeLater(evicted)
+        retireLater(evicted)
     }
 
-    /// Ends spares (cancelling one still loading, closing one loaded) without holding up the answer on its way.
-    private func closeLater(_ loads: [Task<RLMSession, any Error>]) {
+    /// Drops the pristine of `key` (it failed to load, or a fork of it failed), if it is still the one cached.
+    func drop(key: String, _ loading: Task<PristineContext, any Error>) {
+        guard let entry = entries[key], entry.loading == loading else { return }
+        entries[key] = nil
+        metrics.cacheHolds(bytes: heldBytes)
+        retireLater([loading])
+    }
+
+    /// Retires pristines (cancelling one still loading): each closes once the sessions forked from it have.
+    private func retireLater(_ loads: [Task<PristineContext, any Error>]) {
         guard !loads.isEmpty else { return }
         let id = UUID()
         closing[id] = Task {
-            for load in loads { await Self.discard(load) }
+            for load in loads {
+                load.cancel()
+                (try? await load.value)?.retire()
+            }
             self.closed(id)
         }
     }
 
-    private static func discard(_ load: Task<RLMSession, any Error>) async {
-        load.cancel()
-        if let session = try? await load.value { await session.close() }
-    }
-
     private func closed(_ id: UUID) { closing[id] = nil }
 
-    /// Ends every spare (their REPL processes end) and refuses new ones; called when the server stops.
+    /// Closes every pristine (their REPL processes end) and refuses new ones; called when the server stops.
     func closeAll() async {
         stopped = true
-        let loads = spares.values.map(\.loading)
-        spares.removeAll()
+        let loads = entries.values.map(\.loading)
+        entries.removeAll()
         metrics.cacheHolds(bytes: 0)
-        for load in loads { await Self.discard(load) }
+        for load in loads {
+            load.cancel()
+            await (try? await load.value)?.close()
+        }
         for task in closing.values { await task.value }
     }
 }

@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+import Logging
 import RLMKit
 
-/// Answers one question: a new conversation in a REPL of its own (a pristine one from the cache when the same
-/// content was asked about before, else a new one), which then becomes the client's session; or the next
+/// Answers one question: a new conversation in a REPL of its own (a fork of the cache's pristine REPL when the
+/// same content was asked about before, else a new one), which then becomes the client's session; or the next
 /// question of a conversation in the session the client named.
 struct ContextRunner: Sendable {
     let rlm: RLM
@@ -56,7 +57,7 @@ struct ContextRunner: Sendable {
                     await session.close()
                     return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: nil)
                 }
-                if reusable && !cached { await cache.refill(context, load: makeSession) }
+                if reusable && !cached { await cache.add(context, load: makePristine) }
                 let id = await sessions.keep(session, owner: owner, bytes: context.bytes)
                 return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: id)
             } catch {
@@ -66,16 +67,21 @@ struct ContextRunner: Sendable {
         }
     }
 
-    /// A REPL over `context` that no code has run in: the cache's spare when it has one (and another is started
-    /// for the next request), else a new one.
+    /// A REPL over `context` that no code has run in: a fork of the cache's pristine REPL when it has one, else
+    /// a new one. A fork that cannot be made (or walled off, under `strict`) is not made: the context is loaded
+    /// anew instead, and the fall-back is counted and logged.
     private func load(_ context: ResolvedContext, reusable: Bool) async throws -> (RLMSession, Double, cached: Bool) {
         let started = ContinuousClock.now
-        if reusable, let spare = await cache.take(key: context.key) {
+        if reusable, let loading = await cache.pristine(for: context.key) {
             metrics.cacheLookup(hit: true)
-            await cache.refill(context, load: makeSession)
-            // A spare that failed to load (or was cancelled) is replaced by a load of this request's own.
-            if let session = try? await spare.value {
+            do {
+                let session = try await loading.value.makeSession(rlm: runConfiguration())
                 return (session, (ContinuousClock.now - started).seconds, true)
+            } catch {
+                try Task.checkCancellation()
+                metrics.forkFellBack()
+                Self.logger.warning("rlm serve: the cached REPL could not be forked (\(error)); loading the context anew")
+                await cache.drop(key: context.key, loading)
             }
         } else {
             metrics.cacheLookup(hit: false)
@@ -85,9 +91,16 @@ struct ContextRunner: Sendable {
         return (session, session.loadSeconds, false)
     }
 
+    private static let logger = Logger(label: "rlm.serve")
+
     /// A new REPL with `context` loaded, and a trajectory log of its own.
     @Sendable func makeSession(_ context: RLMContext) async throws -> RLMSession {
         try await RLMSession(rlm: runConfiguration(), context: context)
+    }
+
+    /// A pristine REPL with `context` loaded, for the cache to fork sessions from.
+    @Sendable func makePristine(_ context: RLMContext) async throws -> PristineContext {
+        try await PristineContext.load(rlm: rlm, context: context)
     }
 
     /// The RLM with a log file of its own.

@@ -15,6 +15,7 @@ final class ServerMetrics: Sendable {
     private let cacheHits: Counter
     private let cacheMisses: Counter
     private let cacheBytes: Gauge
+    private let forkFallbacks: Counter
     private let sessions: Gauge
 
     init() {
@@ -27,6 +28,7 @@ final class ServerMetrics: Sendable {
         inFlight = registry.makeGauge(descriptor: Self.metric("rlm_runs_in_flight", help: "Runs going now."))
         cacheHits = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_hits_total", help: "Requests whose context was already loaded."))
         cacheMisses = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_misses_total", help: "Requests whose context had to be loaded."))
+        forkFallbacks = registry.makeCounter(descriptor: Self.metric("rlm_context_cache_fork_fallbacks_total", help: "New conversations that found their context cached but could not get an isolated fork of it, and loaded it anew."))
         cacheBytes = registry.makeGauge(descriptor: Self.metric("rlm_context_cache_bytes", help: "Bytes of context held by the cache's pristine REPLs."))
         sessions = registry.makeGauge(descriptor: Self.metric("rlm_sessions", help: "Conversations kept for their clients to continue (one REPL each)."))
         for status in RunOutcome.allCases { _ = runCounter(status) }
@@ -60,6 +62,8 @@ final class ServerMetrics: Sendable {
     func contextLoaded(seconds: Double) { loadSeconds.record(.milliseconds(Int64(seconds * 1000))) }
 
     func cacheLookup(hit: Bool) { (hit ? cacheHits : cacheMisses).increment() }
+
+    func forkFellBack() { forkFallbacks.increment() }
 
     func cacheHolds(bytes: Int) { cacheBytes.set(Double(bytes)) }
 

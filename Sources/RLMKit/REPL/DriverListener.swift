@@ -1,6 +1,11 @@
 import NIOCore
 import NIOPosix
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The listening socket of one interpreter incarnation; it hands over the first connection made to it, the
 /// driver's.
@@ -23,6 +28,8 @@ final class DriverListener: Sendable {
         var peer: Connection?
         var waiter: CheckedContinuation<Connection?, Never>?
         var server: (any Channel)?
+        /// The process id of the peer that was handed over, as this process sees it (Linux).
+        var peerProcessID: Int32?
     }
     private let state = Mutex(State())
 
@@ -35,9 +42,9 @@ final class DriverListener: Sendable {
         let listener = DriverListener()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture {
+                Self.peerProcessID(of: child).flatMapThrowing { pid in
                     // A failed initializer makes NIO close the child: a second peer, or one after the end.
-                    guard listener.claim() else { throw Refused() }
+                    guard listener.claim(peer: pid) else { throw Refused() }
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFramer()))
                     listener.deliver(try Connection(wrappingChannelSynchronously: child))
                 }
@@ -88,12 +95,36 @@ final class DriverListener: Sendable {
         Task { try? await connection.executeThenClose { _, _ in } }
     }
 
-    private func claim() -> Bool {
+    private func claim(peer: Int32?) -> Bool {
         state.withLock { state in
             guard !state.claimed, !state.closed else { return false }
             state.claimed = true
+            state.peerProcessID = peer
             return true
         }
+    }
+
+    /// The process id of the peer handed over by ``accept()``, from `SO_PEERCRED`: the process that connected,
+    /// numbered as this process sees it even when the peer lives in a PID namespace of its own. Nil before the
+    /// hand-over, and on systems without `SO_PEERCRED`.
+    var peerProcessID: Int32? { state.withLock { $0.peerProcessID } }
+
+    /// `struct ucred`, as `SO_PEERCRED` fills it.
+    private struct PeerCredentials: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    private static func peerProcessID(of channel: any Channel) -> EventLoopFuture<Int32?> {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
+        return provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            .map { (credentials: PeerCredentials) -> Int32? in credentials.pid > 0 ? credentials.pid : nil }
+            .recover { _ in nil }
+        #else
+        return channel.eventLoop.makeSucceededFuture(nil)
+        #endif
     }
 
     private func deliver(_ connection: Connection) {

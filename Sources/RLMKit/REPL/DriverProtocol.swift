@@ -154,6 +154,9 @@ enum HostMessage: Encodable, Sendable {
     case saveVariables(id: Int)
     /// Restores variables from such `data`; answered the same way, without `data`.
     case loadVariables(id: Int, data: String)
+    /// Asks a pristine driver to fork a copy that connects to its own socket; answered like a host command (an
+    /// `exec_result` whose stderr says why, when the copy could not be set up).
+    case fork(id: Int, ForkRequest)
     case shutdown
 
     enum CodingKeys: String, CodingKey { case type, id, code, results, name, value, message, cell, result, data }
@@ -195,6 +198,10 @@ enum HostMessage: Encodable, Sendable {
             try container.encode("load_vars", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(data, forKey: .data)
+        case .fork(let id, let request):
+            try container.encode("fork", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try request.encode(to: encoder)
         case .shutdown:
             try container.encode("shutdown", forKey: .type)
         }

@@ -7,6 +7,10 @@ public enum REPLError: Error, CustomStringConvertible, Sendable, Equatable {
     case closed
     /// ``REPLSession/execute(_:)`` was called while another cell of the same session was running.
     case busy
+    /// A forked copy of a pristine REPL could not be set up with the isolation its sandbox level promises.
+    case forkFailed(String)
+    /// A cell was sent to a pristine REPL that forks copies: it runs no code of its own.
+    case pristine
 
     public var description: String {
         switch self {
@@ -23,6 +27,11 @@ public enum REPLError: Error, CustomStringConvertible, Sendable, Equatable {
         case .busy:
             return "a cell is already running in this REPL session; execute is not reentrant: await the running "
                 + "cell before sending the next, or give each concurrent task its own session."
+        case .forkFailed(let detail):
+            return "a copy of the loaded REPL could not be forked with its sandbox's isolation (\(detail)); "
+                + "the context is loaded anew instead."
+        case .pristine:
+            return "this REPL holds a loaded context for forking copies and runs no code itself; run cells in a copy."
         }
     }
 }

@@ -7,6 +7,13 @@ extension REPLSession {
     nonisolated func serve(listener: DriverListener, token: String) async -> IncarnationEvent {
         // Exactly one peer, the driver we started: the listener refuses any other.
         guard let connection = await listener.accept() else { return .channelClosed }
+        if case .forked = origin {
+            // A forked copy is not this process's child: its process id comes from the socket.
+            guard let pid = listener.peerProcessID else {
+                return .protocolViolation("a forked copy whose process id the socket does not give")
+            }
+            await adoptProcess(pid: pid)
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 // One writer drains the queue, so messages leave in the order they were sent.
@@ -63,6 +70,11 @@ extension REPLSession {
             let failure = machine.startFailed(.contextUnloadable(message.message ?? "unknown reason"))
             finishPendingCell(failure.cell, deathReason: failure.error.description, restarted: false)
             resumeReadyWaiters(throwing: failure.error)
+        case "exec_result" where message.id.map { pendingForks[$0] != nil } ?? false:
+            guard fromCurrentIncarnation, let id = message.id else { return nil }
+            let failed = message.error ?? false
+            pendingForks.removeValue(forKey: id)?.resume(returning: failed ? OutputTruncation.join(message.stderr
+                ?? CapturedText(head: "no reason given", tail: "", total: 15)) : nil)
         case "exec_result":
             guard let id = message.id, let pending = pendingCell, pending.id == id, machine.cellFinished(id) else { return nil }
             pendingCell = nil

@@ -25,6 +25,9 @@ extension REPLSession {
     }
 
     func runIncarnation(generation: Int) async -> IncarnationEnd {
+        if case .forked(let pristine) = origin {
+            return await runForkedIncarnation(generation: generation, pristine: pristine)
+        }
         let socketPath = workDirectory.appendingPathComponent("channel-\(generation).sock").path
         let token = UUID().uuidString
         let listener: DriverListener
@@ -122,8 +125,9 @@ extension REPLSession {
         return .died(reason)
     }
 
-    private func clearIncarnation() {
+    func clearIncarnation() {
         cancelSubCalls()
+        failPendingForks("the pristine REPL stopped")
         outgoing?.finish()
         outgoing = nil
         connection = nil

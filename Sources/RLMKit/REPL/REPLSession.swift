@@ -19,6 +19,8 @@ public actor REPLSession {
     let workDirectory: URL
     let subCalls: SubCallHandler
     let tools: REPLTools
+    /// Where each incarnation's interpreter comes from: started anew, or forked from a pristine REPL.
+    nonisolated let origin: Origin
 
     /// The context as the driver described it after loading.
     public internal(set) var contextDescription: ContextDescription?
@@ -37,6 +39,8 @@ public actor REPLSession {
     var pendingCell: (id: Int, continuation: CheckedContinuation<CellOutcome, Never>)?
     var outgoing: AsyncStream<ByteBuffer>.Continuation?
     var connection: (any Channel)?
+    /// Callers of ``fork(_:)`` waiting for the driver's answer, by fork id: nil when the copy is set up, else why not.
+    var pendingForks: [Int: CheckedContinuation<String?, Never>] = [:]
     /// Terminates a driver that does not exit after `shutdown`.
     var shutdownDeadline: Task<Void, Never>?
 
@@ -49,15 +53,19 @@ public actor REPLSession {
     nonisolated let processCap: ProcessCountCap?
 
     init(configuration: REPLConfiguration, interpreter: PythonInterpreter, sandbox: any REPLSandbox,
-         context: PreparedContext, workDirectory: URL, subCalls: @escaping SubCallHandler, tools: REPLTools = .none) {
+         context: PreparedContext, workDirectory: URL, subCalls: @escaping SubCallHandler, tools: REPLTools = .none,
+         origin: Origin = .spawned) {
         self.configuration = configuration
         self.interpreter = interpreter
         self.sandbox = sandbox
-        self.processCap = sandbox.level == .none ? nil : ProcessCountCap.make(maxProcesses: configuration.resources.maxProcesses)
+        // A forked copy lives in its pristine's sandbox (and control group); it starts no process of its own.
+        let spawned = if case .spawned = origin { true } else { false }
+        self.processCap = sandbox.level == .none || !spawned ? nil : ProcessCountCap.make(maxProcesses: configuration.resources.maxProcesses)
         self.context = context
         self.workDirectory = workDirectory
         self.subCalls = subCalls
         self.tools = tools
+        self.origin = origin
         self.machine = StateMachine(maxRestarts: configuration.maxRestarts)
     }
 
@@ -69,6 +77,7 @@ public actor REPLSession {
         context: PreparedContext,
         subCalls: @escaping SubCallHandler,
         tools: REPLTools = .none,
+        origin: Origin = .spawned,
         body: (REPLSession) async throws -> Result
     ) async throws -> Result {
         let workDirectory = try makeWorkDirectory(under: configuration.workRoot)
@@ -76,7 +85,8 @@ public actor REPLSession {
         try installDriver(in: workDirectory)
         try FileManager.default.createDirectory(at: workDirectory.appendingPathComponent("scratch"), withIntermediateDirectories: true)
         let session = REPLSession(configuration: configuration, interpreter: interpreter, sandbox: sandbox,
-                                  context: context, workDirectory: workDirectory, subCalls: subCalls, tools: tools)
+                                  context: context, workDirectory: workDirectory, subCalls: subCalls, tools: tools,
+                                  origin: origin)
         do {
             let result = try await run(session, body: body)
             await session.processCap?.remove()

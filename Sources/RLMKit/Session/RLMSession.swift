@@ -33,8 +33,14 @@ public actor RLMSession {
     /// unreadable context, a sandbox that cannot be had, a bad tool list.
     public init(rlm: RLM, context: RLMContext) async throws {
         let started = ContinuousClock.now
-        host = try await SessionHost.start(configuration: rlm, context: context)
-        loadSeconds = (ContinuousClock.now - started).seconds
+        let host = try await SessionHost.start(configuration: rlm, context: context)
+        self.init(rlm: rlm, host: host, loadSeconds: (ContinuousClock.now - started).seconds)
+    }
+
+    /// A session over a REPL that is running already (a fork of a ``PristineContext``).
+    init(rlm: RLM, host: SessionHost, loadSeconds: Double) {
+        self.host = host
+        self.loadSeconds = loadSeconds
         self.rlm = rlm
         contextDescription = host.description
     }

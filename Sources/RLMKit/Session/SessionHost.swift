@@ -27,6 +27,29 @@ final class SessionHost: Sendable {
     static func start(configuration: RLM, context: RLMContext) async throws -> SessionHost {
         try RLMTool.validate(configuration.tools)
         let environment = try await RunEnvironment.prepare(for: configuration, context: context)
+        return try await launch(configuration: configuration, environment: environment, origin: .spawned) {
+            environment.remove()
+        }
+    }
+
+    /// A session in a fork of `pristine`'s REPL: the context is loaded already, and the environment (sandbox,
+    /// windows, context file) is the pristine's, which stays its owner. `whenGone` runs once the copy has stopped.
+    static func fork(from pristine: SessionHost, configuration: RLM,
+                     whenGone: @escaping @Sendable () -> Void) async throws -> SessionHost {
+        do {
+            try RLMTool.validate(configuration.tools)
+        } catch {
+            whenGone()
+            throw error
+        }
+        return try await launch(configuration: configuration, environment: pristine.environment,
+                                origin: .forked(from: pristine.repl), whenGone: whenGone)
+    }
+
+    /// Starts the REPL in a task of its own that keeps it until the session closes; `whenGone` runs once its
+    /// processes have stopped.
+    private static func launch(configuration: RLM, environment: RunEnvironment, origin: REPLSession.Origin,
+                               whenGone: @escaping @Sendable () -> Void) async throws -> SessionHost {
         let router = QuestionRouter()
         let signatures = configuration.tools.map { REPLTools.Signature(name: $0.name, doc: $0.docstring) }
         let tools = REPLTools(signatures: signatures) { call in await router.callTool(call) }
@@ -35,7 +58,7 @@ final class SessionHost: Sendable {
             do {
                 try await REPLSession.withSession(configuration: environment.repl, interpreter: environment.python,
                                                   sandbox: environment.sandbox, context: environment.prepared,
-                                                  subCalls: router.subCalls, tools: tools) { repl in
+                                                  subCalls: router.subCalls, tools: tools, origin: origin) { repl in
                     announce.yield(.success(repl))
                     // The REPL lives until this task is cancelled (close, or a cancelled question).
                     while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
@@ -44,7 +67,7 @@ final class SessionHost: Sendable {
                 announce.yield(.failure(error))
             }
             announce.finish()
-            environment.remove()
+            whenGone()
         }
         for await result in ready {
             switch result {

@@ -102,6 +102,12 @@ class Channel:
         # Cells stopped at their time limit: threads they started may make no more sub-calls, ever.
         self.cancelled_cells = set()
 
+    def reconnect(self, path):
+        """In a forked copy: a socket of its own to the host, and fresh locks and queues (the threads that held
+        the parent's did not survive the fork). The parent's socket must have been detached already."""
+        self.__init__(path)
+        threading.Thread(target=self.read_forever, name="rlm-channel", daemon=True).start()
+
     def send(self, message):
         self.write(frame(encode_message(message)))
 
@@ -497,6 +503,8 @@ class Session:
         self.final_source = None
         self.namespace = {"__name__": "__main__", "__builtins__": builtins}
         self.cell_number = 0
+        # What the host was told about the context; a forked copy tells its host the same.
+        self.description = {}
         self.capture_file = tempfile.TemporaryFile(mode="w+b", dir=boot.get("workdir"))
         self.originals = {}
         self.tools = list(boot.get("tools") or [])
@@ -852,6 +860,8 @@ def children_tree(root):
 
 def stop_descendants():
     """Kills every process below this one (a fork bomb's children keep forking, so repeat until none is left)."""
+    if os.getpid() == 1 and not os.path.isdir("/proc/self"):
+        return stop_namespace()
     if not os.path.isdir("/proc"):
         return 0
     stopped = set()
@@ -871,14 +881,30 @@ def stop_descendants():
     return len(stopped)
 
 
+def stop_namespace():
+    """A forked copy is PID 1 of its own PID namespace, with no /proc to walk: it kills every other process of
+    the namespace, which are all its descendants."""
+    stopped = 0
+    for _ in range(50):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)
+        stopped += reap_zombies()
+    return stopped + reap_zombies()
+
+
 def reap_zombies():
+    reaped = 0
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
+            return reaped
+        reaped += 1
 
 
 def peak_rss_kb():
@@ -919,6 +945,13 @@ class ProcessWatch:
     def start(self, limit):
         self.limit = limit
         threading.Thread(target=self.run, name="rlm-process-watch", daemon=True).start()
+
+    def restart(self):
+        """In a forked copy, whose watch thread did not survive the fork."""
+        limit = self.limit
+        self.__init__()
+        if limit:
+            self.start(limit)
 
     def count(self):
         try:
@@ -972,6 +1005,217 @@ def apply_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+# --- forked copies (the cache of `rlm serve`) -----------------------------------------------
+#
+# A pristine driver (loaded, never ran code) answers `fork` commands: each makes a copy-on-write child that
+# becomes one request's REPL, with the context already loaded. Under strict isolation the child is walled off
+# from its siblings before it runs any code: new user, mount, PID, network and IPC namespaces, fresh tmpfs over
+# every place it can write, the system remounted read-only, no /proc of the parent's PID namespace, the channel
+# directory hidden, no capabilities, not dumpable. A step that fails aborts the fork: the host then loads anew.
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS = 0x40000000, 0x08000000, 0x04000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
+MOUNT_OPTION_FLAGS = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
+                      "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME,
+                      "strictatime": MS_STRICTATIME}
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+PR_SET_DUMPABLE, PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 4, 23, 24, 38
+
+
+class IsolationFailed(Exception):
+    pass
+
+
+class Isolation:
+    """The steps that wall a forked child off from its siblings (Linux, inside the bubblewrap sandbox)."""
+
+    def __init__(self):
+        import ctypes
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(self, result, step):
+        if result != 0:
+            errno = self.ctypes.get_errno()
+            raise IsolationFailed("%s: %s" % (step, os.strerror(errno)))
+
+    def mount(self, source, target, fstype, flags, data, step):
+        encode = lambda text: None if text is None else text.encode()
+        self.check(self.libc.mount(encode(source), encode(target), encode(fstype), self.ctypes.c_ulong(flags),
+                                   encode(data)), step)
+
+    def enter_namespaces(self):
+        """New user, mount, PID, network and IPC namespaces; this process stays the same user (65534)."""
+        uid, gid = os.getuid(), os.getgid()
+        self.check(self.libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                                     | CLONE_NEWUTS), "unshare")
+        for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", "%d %d 1" % (uid, uid)),
+                           ("/proc/self/gid_map", "%d %d 1" % (gid, gid))):
+            with open(path, "w") as handle:
+                handle.write(text)
+
+    def wall_off_files(self, scratch, scratch_bytes, channel_directory):
+        """Every writable mount becomes read-only, then fresh private tmpfs go over the scratch folder, /tmp and
+        /dev/shm, and the channel directory (siblings' sockets) is hidden."""
+        self.mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make the mounts private")
+        fresh = {scratch: "mode=0700,size=%d" % scratch_bytes, "/tmp": "mode=1777,size=%d" % scratch_bytes}
+        if os.path.isdir("/dev/shm"):
+            fresh["/dev/shm"] = "mode=1777,size=%d" % scratch_bytes
+        with open("/proc/self/mountinfo") as handle:
+            mounts = [line.split(" - ")[0].split() for line in handle]
+        for fields in mounts:
+            target = fields[4].encode().decode("unicode_escape")
+            options = fields[5].split(",")
+            if "ro" in options or target.startswith("/proc") or target in fresh:
+                continue
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+            for option in options:
+                flags |= MOUNT_OPTION_FLAGS.get(option, 0)
+            self.mount(None, target, None, flags, None, "remount %s read-only" % target)
+        for target, data in fresh.items():
+            self.mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, data, "a fresh tmpfs on %s" % target)
+        if os.path.isdir(channel_directory):  # not already gone with /tmp
+            self.mount("tmpfs", channel_directory, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                       "mode=0555,size=4096", "hide the channel directory")
+
+    def hide_proc(self):
+        """An empty /proc: the parent PID namespace's processes (siblings included) are out of sight. (A new procfs
+        cannot be mounted: bubblewrap's /proc has locked mounts over parts of it.)"""
+        self.mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "mode=0555,size=4096",
+                   "hide /proc")
+
+    def drop_privileges(self):
+        """No capabilities, in any set, for good; not dumpable, so nothing can ptrace it or read its memory."""
+        ctypes = self.ctypes
+        for capability in range(64):
+            self.libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        number = SYS_CAPSET.get(os.uname().machine)
+        if number is None:
+            raise IsolationFailed("capset: unknown system call number on %s" % os.uname().machine)
+        header, data = Header(0x20080522, 0), (Data * 2)()
+        self.check(self.libc.syscall(number, ctypes.byref(header), ctypes.byref(data)), "capset")
+        self.check(self.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        self.check(self.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
+        header, data = Header(0x20080522, 0), (Data * 2)()
+        self.check(self.libc.syscall(number - 1, ctypes.byref(header), ctypes.byref(data)), "capget")
+        left = [field for item in data for field in (item.effective, item.permitted, item.inheritable) if field]
+        if left or self.libc.prctl(PR_CAPBSET_READ, 21, 0, 0, 0) != 0:
+            raise IsolationFailed("capabilities are left after dropping them")
+
+
+def report_fork(pipe_end, text):
+    try:
+        os.write(pipe_end, text.encode("utf-8", "replace")[:4000])
+    except OSError:
+        pass
+    os.close(pipe_end)
+
+
+def fork_child(channel, session, command):
+    """Answers `fork` in the pristine driver: makes the child, waits until it says it is set up (or why not),
+    and answers like a host command."""
+    import warnings
+    started = time.monotonic()
+    reader, writer = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads: the child restarts its own
+        pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        try:
+            become_forked_child(channel, session, command, writer)
+        except BaseException as problem:  # nothing of the child may run on in the parent's loop
+            report_fork(writer, "%s: %s" % (type(problem).__name__, problem))
+        os._exit(70)
+    os.close(writer)
+    chunks = []
+    while True:
+        chunk = os.read(reader, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(reader)
+    threading.Thread(target=reap_child, args=(pid,), name="rlm-fork-reaper", daemon=True).start()
+    text = b"".join(chunks).decode("utf-8", "replace")
+    if text != "ok":
+        return refusal(command["id"], text or "the forked child ended before it was set up", started)
+    empty = {"head": "", "tail": "", "total": 0}
+    return {"type": "exec_result", "id": command["id"], "stdout": empty, "stderr": empty, "error": False,
+            "final": None, "restored": [], "seconds": time.monotonic() - started}
+
+
+def refusal(command_id, text, started=None):
+    """A failed host command's answer: the reason in stderr."""
+    empty = {"head": "", "tail": "", "total": 0}
+    return {"type": "exec_result", "id": command_id, "stdout": empty,
+            "stderr": {"head": text, "tail": "", "total": len(text)}, "error": True, "final": None, "restored": [],
+            "seconds": 0 if started is None else time.monotonic() - started}
+
+
+def reap_child(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def become_forked_child(channel, session, command, writer):
+    """In the fork: isolate (strict), then become a REPL of its own, connected to the host on its own socket.
+
+    The socket is reached through a descriptor of the channel directory opened before the directory is hidden,
+    and connected from the process that will run the code, so the host's SO_PEERCRED names that process."""
+    os.setsid()
+    directory = os.open(command["channel_directory"], os.O_RDONLY | os.O_DIRECTORY)
+    if command.get("isolate"):
+        isolation = Isolation()
+        isolation.enter_namespaces()
+        isolation.wall_off_files(command["workdir"], int(command["scratch_bytes"]), command["channel_directory"])
+        # The next fork is PID 1 of the new PID namespace: when it ends, everything it started ends too.
+        grandchild = os.fork()
+        if grandchild != 0:
+            os.closerange(3, 65536)  # nothing but the wait
+            _, status = os.waitpid(grandchild, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        os.setsid()
+        isolation.hide_proc()
+        isolation.drop_privileges()
+    channel.sock.detach()  # the pristine's channel: closed below, never used here
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    os.fchdir(directory)
+    channel.reconnect(os.path.basename(command["socket"]))
+    workdir = command["workdir"]
+    os.chdir(workdir)
+    # Only the standard streams, the new channel and the pipe to the pristine stay open: the pristine's channel,
+    # its capture file and the host's stderr pipe go.
+    keep = sorted({channel.sock.fileno(), writer})
+    os.closerange(3, keep[0])
+    os.closerange(keep[0] + 1, keep[1])
+    os.closerange(keep[1] + 1, 65536)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+    tempfile.tempdir = None
+    session.capture_file = tempfile.TemporaryFile(mode="w+b", dir=workdir)
+    PROCESS_WATCH.restart()
+    report_fork(writer, "ok")
+    channel.send({"type": "ready", "token": command["token"], "pid": os.getpid(),
+                  "python": sys.version.split()[0], "load_seconds": 0, "peak_rss_kb": peak_rss_kb(),
+                  "description": session.description})
+    serve_commands(channel, session)
+
+
 def main():
     boot = json.loads(sys.stdin.readline())
     CHANNEL_LIMITS.update(boot.get("channel") or {})
@@ -1006,6 +1250,7 @@ def main():
         return 3
     session = Session(channel, boot)
     session.install(value)
+    session.description = dict(describe(value, replaced, source), **({"notes": notes} if notes else {}))
     channel.send({
         "type": "ready",
         "token": boot["token"],
@@ -1013,9 +1258,14 @@ def main():
         "python": sys.version.split()[0],
         "load_seconds": time.monotonic() - started,
         "peak_rss_kb": peak_rss_kb(),
-        "description": dict(describe(value, replaced, source), **({"notes": notes} if notes else {})),
+        "description": session.description,
     })
     del value
+    serve_commands(channel, session)
+
+
+def serve_commands(channel, session):
+    """The command loop, until the host says shutdown (or goes away)."""
     while True:
         try:
             command = channel.commands.get()
@@ -1030,6 +1280,12 @@ def main():
             os._exit(0)
         if kind == "set_var":
             session.set_variable(command["name"], command["value"])
+            continue
+        if kind == "fork":
+            if session.cell_number or session.namespace.keys() - session.originals.keys() - {"__name__", "__builtins__"}:
+                channel.send(refusal(command["id"], "only a REPL that ran no code can be forked"))
+            else:
+                channel.send(fork_child(channel, session, command))
             continue
         if kind in ("save_vars", "load_vars"):
             channel.send(session.host_command(command))
