@@ -71,22 +71,15 @@ extension RLMRun {
     private func askDirectly(_ messages: [ChatMessage], ledger: RunLedger, recorder: EventRecorder,
                              progress: RunProgress) async throws -> RLMNode.Outcome {
         let model = configuration.rootModel
-        let request = ModelRequest(messages: messages)
+        let streaming = configuration.streamRootResponses
         await recorder.emit(.iterationStarted, trajectory: "0") { $0.iteration = 1 }
-        try await ledger.checkSpend()
         let started = ContinuousClock.now
-        let response: ModelResponse
-        do {
-            if configuration.streamRootResponses {
-                response = try await model.complete(request) { recorder.emitDelta($0, trajectory: "0", iteration: 1) }
-            } else {
-                response = try await model.complete(request)
-            }
-        } catch {
-            await ledger.recordFailure(model: model.name)
-            throw error
+        // Admitted like every root call: with a token or cost limit the request carries the cap the budget leaves.
+        let window = route.rootWindow?.tokens ?? configuration.rootModelWindowTokens ?? ModelWindows.unknownModelTokens
+        let response = try await ledger.sendRootCall(messages, model: model, windowTokens: window, share: 1) { request in
+            guard streaming else { return try await model.complete(request) }
+            return try await model.complete(request) { recorder.emitDelta($0, trajectory: "0", iteration: 1) }
         }
-        await ledger.record(model: model.name, usage: response.usage)
         await recorder.emit(.modelResponse, trajectory: "0") {
             $0.iteration = 1
             $0.model = model.name
