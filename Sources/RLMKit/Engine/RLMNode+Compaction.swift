@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 extension RLMNode {
@@ -44,13 +45,21 @@ extension RLMNode {
         return true
     }
 
+    /// The name of the cached prefix a conversation builds (OpenAI's `prompt_cache_key`): a digest of its opening
+    /// system prompt and question, the same on every turn of one trajectory, and free of the question's text.
+    static func promptCacheKey(for messages: [ChatMessage]) -> String {
+        let opening = messages.prefix(2).map { $0.role.rawValue + "\u{1}" + $0.content }.joined(separator: "\u{2}")
+        return "rlm-" + SHA256.hash(data: Data(opening.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Asks the root model; when the server says the conversation does not fit its context window, summarises
     /// older turns and asks again instead of ending the run.
     func askRootCompactingOnOverflow(_ conversation: inout Conversation, repl: REPLSession, iteration: Int) async throws -> ModelResponse {
         var attempts = 0
         while true {
             do {
-                return try await askRoot(conversation.messages, iteration: iteration)
+                return try await askRoot(conversation.messages, iteration: iteration,
+                                         promptCacheKey: Self.promptCacheKey(for: conversation.messages))
             } catch let error as ModelError where error.isContextOverflow && attempts < 2 {
                 attempts += 1
                 let compacted = try await compact(&conversation, repl: repl, iteration: iteration, force: true)

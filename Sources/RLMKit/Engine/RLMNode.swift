@@ -238,14 +238,16 @@ struct RLMNode: Sendable {
 
     /// One root-model call, admitted by the budget like a sub-call: with a token or cost limit it carries an
     /// output cap of what the budget leaves, so a root turn never passes the limit either.
-    func askRoot(_ messages: [ChatMessage], iteration: Int) async throws -> ModelResponse {
+    /// `promptCacheKey` marks a turn of this RLM's conversation, whose prefix the provider may cache.
+    func askRoot(_ messages: [ChatMessage], iteration: Int, promptCacheKey: String? = nil) async throws -> ModelResponse {
         let model = configuration.rootModel
         let (trajectory, recorder, ledger) = (trajectoryID, tree.recorder, tree.ledger)
         let (window, streaming) = (tree.windows.root.tokens, configuration.streamRootResponses)
         // The top-level root runs alone and may take all the budget leaves; a child's turn shares it.
         let share = isTopLevel ? 1 : configuration.limits.maxConcurrency
         let call: @Sendable () async throws -> ModelResponse = {
-            try await ledger.sendRootCall(messages, model: model, windowTokens: window, share: share) { request in
+            try await ledger.sendRootCall(messages, model: model, windowTokens: window, share: share,
+                                          promptCacheKey: promptCacheKey) { request in
                 guard streaming else { return try await model.complete(request) }
                 // Deltas reach the observer synchronously, in the order they arrive.
                 return try await model.complete(request) { delta in

@@ -14,6 +14,8 @@ public actor RunLedger {
     private var inFlightByModel: [String: InFlightSpend] = [:]
     private var largestOutput: [String: Int] = [:]
     private var inputScale: [String: Double] = [:]
+    /// What root turns will likely read from the provider's prompt cache, learnt turn by turn.
+    private var cacheForecast = PromptCacheForecast()
     /// Sub-calls waiting for a call in flight to settle before they try again to fit in the budget.
     private let settlementWaiters = WaiterQueue<Void, Void>()
     /// A failure that must stop the whole tree (bad key, unknown model), raised from any sub-call.
@@ -40,12 +42,15 @@ public actor RunLedger {
     /// (the model's window, its published output limit). A call that does not fit beside the calls in flight waits
     /// for them to settle; one that does not fit with nothing in flight is refused. So a batch stops where the
     /// budget does, not after it. With no token or cost limit the call carries no cap.
-    func admit(model: String, promptChars: Int, ceiling: Int?, share: Int, isSubCall: Bool) async throws -> SpendReservation {
+    /// A root turn whose prefix the provider may cache (`cachedPrefix`) is priced at the cache prices it will likely
+    /// be billed at (see ``PromptCacheForecast``).
+    func admit(model: String, promptChars: Int, ceiling: Int?, share: Int, isSubCall: Bool,
+               cachedPrefix: Bool = false) async throws -> SpendReservation {
         while true {
             if isSubCall { try checkRoomForSubCall() } else { try checkSpend() }
             var reservation = SpendReservation(model: model, estimatedInput: promptChars / 3 + 16)
             if budget.maxTokens != nil || budget.maxCostUSD != nil {
-                let room = outputRoom(for: reservation)
+                let room = outputRoom(for: reservation, cachedPromptChars: cachedPrefix ? promptChars : nil)
                 if room.tokens < Self.minimumOutputTokens {
                     guard inFlight > 0 else { throw room.exhausted }
                     try await settlementWaiters.wait()
@@ -67,7 +72,7 @@ public actor RunLedger {
 
     /// How many output tokens the budget leaves a call with this prompt, beside the calls in flight, and the limit
     /// to name when that is too few.
-    private func outputRoom(for reservation: SpendReservation) -> (tokens: Int, exhausted: BudgetExhausted) {
+    private func outputRoom(for reservation: SpendReservation, cachedPromptChars: Int?) -> (tokens: Int, exhausted: BudgetExhausted) {
         let model = reservation.model
         let input = Int((Double(reservation.estimatedInput) * (inputScale[model] ?? 1)).rounded(.up))
         let held = reserved
@@ -78,7 +83,9 @@ public actor RunLedger {
             exhausted = BudgetExhausted(reason: .maxTokens, detail: "max-tokens: \(totalTokens) of \(limit) tokens used (\(held.tokens) more held by calls in flight), and this call's prompt needs about \(input) more")
         }
         if let limit = budget.maxCostUSD, let price = prices.price(for: model) {
-            let inputCost = price.cost(of: TokenUsage(inputTokens: input))
+            let inputCost = price.cost(of: cachedPromptChars.map {
+                cacheForecast.expectedUsage(rootTurnOf: model, promptChars: $0, inputTokens: input, price: price)
+            } ?? TokenUsage(inputTokens: input))
             let perOutputToken = price.cost(of: TokenUsage(outputTokens: 1_000_000)) / 1_000_000
             let left = limit - totalCost - held.cost - inputCost
             let byCost = perOutputToken > 0 ? Int(min(Double(Int.max / 2), (left / perOutputToken).rounded(.down)))
@@ -94,14 +101,20 @@ public actor RunLedger {
     /// Sends one admitted root-model call (see ``admit(model:promptChars:ceiling:share:isSubCall:)``): `messages`
     /// with the output cap the budget leaves, settled with what it spent. Root turns, compaction summaries and
     /// direct answers all go through here, so no call escapes the budget. A failure is counted and rethrown.
+    /// `promptCacheKey` marks a turn of a growing conversation, whose prefix the provider may serve from its cache.
     func sendRootCall(_ messages: [ChatMessage], model: any LanguageModel, windowTokens: Int, share: Int,
+                      promptCacheKey: String? = nil,
                       send: @Sendable (ModelRequest) async throws -> ModelResponse) async throws -> ModelResponse {
         let promptChars = messages.reduce(0) { $0 + $1.content.count }
         let ceiling = OutputCeiling.tokens(model: model.name, windowTokens: windowTokens, promptChars: promptChars)
         let reservation = try await admit(model: model.name, promptChars: promptChars, ceiling: ceiling, share: share,
-                                          isSubCall: false)
+                                          isSubCall: false, cachedPrefix: promptCacheKey != nil)
         do {
-            let response = try await send(ModelRequest(messages: messages).cappedAt(reservation.outputCap))
+            let request = ModelRequest(messages: messages, promptCacheKey: promptCacheKey)
+            let response = try await send(request.cappedAt(reservation.outputCap))
+            if promptCacheKey != nil {
+                cacheForecast.observe(rootTurnOf: model.name, promptChars: promptChars, usage: response.usage)
+            }
             settle(reservation, usage: response.usage)
             return response
         } catch {
