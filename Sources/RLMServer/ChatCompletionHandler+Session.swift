@@ -29,7 +29,7 @@ extension ChatCompletionHandler {
             if chat.context != nil || chat.contextPaths != nil {
                 throw APIError.invalidRequest("a session keeps the context it was started with; drop context and context_paths to continue it, or drop session to start a new conversation over this context.", param: "session")
             }
-            let session = try await runner.sessions.checkOut(id, owner: caller.owner)
+            let session = try await runner.sessions.checkOut(id, owner: caller.owner, load: runner.makeSession)
             return .session(id: id, session)
         }
         let filesRoot = self.filesRoot

@@ -81,8 +81,8 @@ struct ChatCompletionHandler: Sendable {
         metrics.runStarted()
         do {
             let target = try await target(of: chat, caller: try Caller(chat, headers: headers))
-            return AdmittedRun(id: id, query: query, format: format, target: target, started: started, model: modelID,
-                               completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+            return AdmittedRun(id: id, query: query, format: format, target: target, contextPaths: chat.contextPaths,
+                               started: started, model: modelID, completionID: "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
                                created: Int(Date().timeIntervalSince1970))
         } catch {
             await finish(id, started: started, outcome: .failed, result: nil)
@@ -97,6 +97,8 @@ struct ChatCompletionHandler: Sendable {
         /// The answer's format; its schema goes to the run.
         var format: ResponseFormat
         var target: ContextRunner.Target
+        /// The files a new conversation's context came from, which replicas sharing sessions read again.
+        var contextPaths: [String]?
         var started: ContinuousClock.Instant
         var model: String
         var completionID: String
@@ -117,6 +119,9 @@ struct ChatCompletionHandler: Sendable {
             if task.isCancelled {
                 await finish(run.id, started: run.started, outcome: .cancelled, result: answered.result)
                 throw APIError.cancelled()
+            }
+            if case .newConversation(let context, _, _) = run.target, let session = answered.session {
+                await runner.sessions.share(session, context: context, paths: run.contextPaths)
             }
             await finish(run.id, started: run.started, outcome: answered.result.status == .answered ? .answered : .partial,
                          result: answered.result)

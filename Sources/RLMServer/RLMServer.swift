@@ -46,6 +46,11 @@ public final class RLMServer: Sendable {
         public var bodyTimeout: Duration = .seconds(60)
         /// The name every answer carries in `X-RLM-Instance` (`--instance-name`); nil: the host name and port.
         public var instanceName: String?
+        /// A folder every replica sees, where sessions are saved after each answer and locked while in use, so
+        /// that any replica can continue them (`--session-dir`); nil keeps sessions in this process.
+        public var sessionDirectory: URL?
+        /// Signs the sessions saved in ``sessionDirectory``; every replica needs the same (`--session-key-env`).
+        public var sessionKey: SessionSigningKey = .userDefault
 
         public init(host: String = "127.0.0.1", port: Int = 8088, modelID: String = "rlm", authToken: String? = nil,
                     allowedHosts: [String] = [], corsOrigins: [String] = [], filesRoot: String? = nil,
@@ -85,10 +90,15 @@ public final class RLMServer: Sendable {
         self.configuration = configuration
         self.gate = RunGate(limit: configuration.maxConcurrentRuns)
         self.cache = ContextCache(maxBytes: configuration.cacheBytes, maxSpares: configuration.maxCachedContexts, metrics: metrics)
+        let filesRoot = try configuration.filesRoot.map { try FilesRoot(path: $0) }
+        let instance = InstanceName(configuration.instanceName)
+        let shared = try configuration.sessionDirectory.map {
+            try SharedSessionFolder(root: $0, key: configuration.sessionKey, instance: instance, filesRoot: filesRoot)
+        }
         self.sessions = SessionStore(limits: .init(ttl: configuration.sessionTTL, maxSessions: configuration.maxSessions,
-                                                   maxBytes: configuration.cacheBytes), metrics: metrics)
-        self.filesRoot = try configuration.filesRoot.map { try FilesRoot(path: $0) }
-        self.instance = InstanceName(configuration.instanceName)
+                                                   maxBytes: configuration.cacheBytes), metrics: metrics, shared: shared)
+        self.filesRoot = filesRoot
+        self.instance = instance
     }
 
     /// The name answers carry in `X-RLM-Instance`.

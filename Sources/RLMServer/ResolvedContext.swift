@@ -17,17 +17,23 @@ struct ResolvedContext: Sendable {
         }
         if let value = request.context {
             if case .string(let string) = value { return text(string) }
-            let data = (try? JSONEncoder().encode(value)) ?? Data()
-            return ResolvedContext(context: .json(data), key: digest("json", [data]), bytes: data.count)
+            return json((try? JSONEncoder().encode(value)) ?? Data())
         }
-        if let paths = request.contextPaths {
-            guard let filesRoot else {
-                throw .invalidRequest("context_paths needs a server started with --files-root DIR; this one has none. Send the text in context instead.", param: "context_paths")
-            }
-            let named = try filesRoot.files(for: paths)
-            return try files(named.files, root: filesRoot.url, single: named.isSingleFile)
-        }
+        if let named = request.contextPaths { return try paths(named, filesRoot: filesRoot) }
         return text(request.conversationContext())
+    }
+
+    /// The files `paths` names under the files root, read into a snapshot.
+    static func paths(_ paths: [String], filesRoot: FilesRoot?) throws(APIError) -> ResolvedContext {
+        guard let filesRoot else {
+            throw .invalidRequest("context_paths needs a server started with --files-root DIR; this one has none. Send the text in context instead.", param: "context_paths")
+        }
+        let named = try filesRoot.files(for: paths)
+        return try files(named.files, root: filesRoot.url, single: named.isSingleFile)
+    }
+
+    static func json(_ data: Data) -> ResolvedContext {
+        ResolvedContext(context: .json(data), key: digest("json", [data]), bytes: data.count)
     }
 
     static func text(_ text: String) -> ResolvedContext {

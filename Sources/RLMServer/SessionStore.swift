@@ -22,23 +22,31 @@ actor SessionStore {
         var maxBytes: Int
     }
 
-    private struct Entry {
+    struct Entry {
         var session: RLMSession
         var owner: SHA256Digest?
         var bytes: Int
         var lastUsed: ContinuousClock.Instant
         var busy = false
+        /// What the shared folder holds of it, as of this process's last save or restore (`--session-dir`).
+        var saved: SharedSessionFolder.Manifest?
     }
 
     let limits: Limits
     private let metrics: ServerMetrics
-    private var entries: [SHA256Digest: Entry] = [:]
+    /// The folder replicas share sessions through; nil keeps them in this process only.
+    let shared: SharedSessionFolder?
+    var entries: [SHA256Digest: Entry] = [:]
+    /// Sessions being checked out from the shared folder, and the shared locks of those checked out.
+    var pending: Set<SHA256Digest> = []
+    var locks: [SHA256Digest: SharedSessionFolder.Lock] = [:]
     private var closing: [UUID: Task<Void, Never>] = [:]
     private var sweeper: Task<Void, Never>?
 
-    init(limits: Limits, metrics: ServerMetrics) {
+    init(limits: Limits, metrics: ServerMetrics, shared: SharedSessionFolder? = nil) {
         self.limits = limits
         self.metrics = metrics
+        self.shared = shared
     }
 
     private var heldBytes: Int { entries.values.reduce(0) { $0 + $1.bytes } }
@@ -47,7 +55,11 @@ actor SessionStore {
     ///
     /// Throws 404 when the id is unknown, expired, or was started with another token (the three look the same,
     /// so an id cannot be probed), and 409 while another request runs in it.
-    func checkOut(_ id: String, owner: SHA256Digest?) throws(APIError) -> RLMSession {
+    /// With a shared folder (`--session-dir`), the session is locked there for the request, and resumed from
+    /// there with `load` when this process does not hold it or holds an older state of it.
+    func checkOut(_ id: String, owner: SHA256Digest?,
+                  load: @escaping @Sendable (RLMContext) async throws -> RLMSession) async throws(APIError) -> RLMSession {
+        if let shared { return try await checkOutShared(id, owner: owner, folder: shared, load: load) }
         let key = Self.key(id)
         guard var entry = entries[key], entry.owner == owner else { throw .sessionNotFound(ttl: limits.ttl) }
         guard !entry.busy else { throw .sessionBusy() }
@@ -61,14 +73,20 @@ actor SessionStore {
     }
 
     /// Gives back the session `id` after its request; a session closed meanwhile (a cancelled run) is dropped.
+    /// With a shared folder, the session is saved there first, then its shared lock goes.
     func checkIn(_ id: String) async {
         let key = Self.key(id)
-        guard let session = entries[key]?.session else { return }
+        guard let session = entries[key]?.session else {
+            await locks.removeValue(forKey: key)?.release()
+            return
+        }
         if await session.isClosed {
             entries[key] = nil
             publish()
+            await locks.removeValue(forKey: key)?.release()
             return
         }
+        await saveShared(id, session: session)
         entries[key]?.busy = false
         entries[key]?.lastUsed = .now
     }
@@ -78,21 +96,10 @@ actor SessionStore {
     ///
     /// Makes room by ending the least recently used idle sessions; a session that does not fit even then is not kept.
     func keep(_ session: RLMSession, owner: SHA256Digest?, bytes: Int) async -> String? {
-        guard limits.maxSessions > 0, bytes <= limits.maxBytes, await !session.isClosed else {
+        guard limits.maxSessions > 0, bytes <= limits.maxBytes, await !session.isClosed, makeRoom(for: bytes) else {
             closeLater([session])
             return nil
         }
-        var evicted: [SHA256Digest] = []
-        while entries.count - evicted.count >= limits.maxSessions
-                || heldBytes - evicted.reduce(0, { $0 + (entries[$1]?.bytes ?? 0) }) + bytes > limits.maxBytes {
-            let idle = entries.filter { !$0.value.busy && !evicted.contains($0.key) }
-            guard let oldest = idle.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else {
-                closeLater([session])
-                return nil
-            }
-            evicted.append(oldest.key)
-        }
-        end(evicted)
         let id = Self.newID()
         entries[Self.key(id)] = Entry(session: session, owner: owner, bytes: bytes, lastUsed: .now)
         publish()
@@ -100,10 +107,25 @@ actor SessionStore {
         return id
     }
 
+    /// Ends the least recently used idle sessions until one more of `bytes` fits; false when it cannot fit.
+    func makeRoom(for bytes: Int) -> Bool {
+        guard limits.maxSessions > 0, bytes <= limits.maxBytes else { return false }
+        var evicted: [SHA256Digest] = []
+        while entries.count - evicted.count >= limits.maxSessions
+                || heldBytes - evicted.reduce(0, { $0 + (entries[$1]?.bytes ?? 0) }) + bytes > limits.maxBytes {
+            let idle = entries.filter { !$0.value.busy && !evicted.contains($0.key) }
+            guard let oldest = idle.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return false }
+            evicted.append(oldest.key)
+        }
+        end(evicted)
+        return true
+    }
+
     /// Ends the idle sessions whose time is up, so their REPLs do not wait for a request that never comes.
-    func sweep() {
+    func sweep() async {
         let now = ContinuousClock.now
         end(entries.filter { !$0.value.busy && now - $0.value.lastUsed >= limits.ttl }.map(\.key))
+        await shared?.removeExpired(ttl: limits.ttl)
     }
 
     /// Closes every session (their REPL processes end), busy or not; called when the server stops.
@@ -112,6 +134,8 @@ actor SessionStore {
         sweeper = nil
         let sessions = entries.values.map(\.session)
         entries.removeAll()
+        for lock in locks.values { await lock.release() }
+        locks.removeAll()
         publish()
         for session in sessions { await session.close() }
         for task in closing.values { await task.value }
@@ -119,14 +143,14 @@ actor SessionStore {
 
     // MARK: Helpers
 
-    private func end(_ keys: [SHA256Digest]) {
+    func end(_ keys: [SHA256Digest]) {
         closeLater(keys.compactMap { entries.removeValue(forKey: $0)?.session })
         publish()
     }
 
-    private func publish() { metrics.sessionsHeld(entries.count) }
+    func publish() { metrics.sessionsHeld(entries.count) }
 
-    private func startSweeping() {
+    func startSweeping() {
         guard sweeper == nil else { return }
         let interval = min(max(limits.ttl / 4, .milliseconds(250)), .seconds(30))
         sweeper = Task { [weak self] in
@@ -138,7 +162,7 @@ actor SessionStore {
     }
 
     /// Closes sessions without holding up the answer on its way; ``closeAll()`` waits for them.
-    private func closeLater(_ sessions: [RLMSession]) {
+    func closeLater(_ sessions: [RLMSession]) {
         guard !sessions.isEmpty else { return }
         let id = UUID()
         closing[id] = Task {
@@ -169,9 +193,9 @@ extension APIError {
                  type: "invalid_request_error", code: "session_not_found", param: "session")
     }
 
-    static func sessionBusy() -> APIError {
+    static func sessionBusy(holder: String? = nil) -> APIError {
         APIError(status: .conflict,
-                 message: "the session is answering another request; it takes one at a time. Retry after that answer (Retry-After), or start a new conversation without `session`.",
+                 message: "the session is answering another request\(holder.map { " on \($0)" } ?? ""); it takes one at a time. Retry after that answer (Retry-After), or start a new conversation without `session`.",
                  type: "invalid_request_error", code: "session_busy", param: "session", headers: [.retryAfter: "2"])
     }
 }

@@ -50,6 +50,10 @@ struct Serve: AsyncParsableCommand {
     var bodyTimeout: Double = 60
     @Option(help: ArgumentHelp("The name every answer carries in the X-RLM-Instance header, so that behind a load balancer clients can tell the processes apart (default: the host name and port).", valueName: "name"))
     var instanceName: String?
+    @Option(help: ArgumentHelp("A folder every replica sees (shared storage): each session is saved there after every answer and locked while a request runs in it, so that any replica can continue it. Use with --session-key-env.", valueName: "dir"))
+    var sessionDir: String?
+    @Option(help: ArgumentHelp("Environment variable holding the key (at least 16 bytes, e.g. openssl rand -hex 32) that signs the sessions in --session-dir; every replica needs the same. Default: your own key in ~/.config/rlm/session-key.", valueName: "name"))
+    var sessionKeyEnv: String?
     @Option(help: "Seconds a conversation lives without a request. Each answer carries a session id (rlm.session); a client that sends it back (body field session or header X-RLM-Session) asks its next question in its own REPL.")
     var sessionTtl: Double = 1_800
 
@@ -83,13 +87,16 @@ struct Serve: AsyncParsableCommand {
         guard drainTimeout.isFinite, drainTimeout >= 0, drainTimeout <= 86_400 else {
             throw ValidationError("--drain-timeout must be between 0 and 86400 seconds.")
         }
+        if sessionKeyEnv != nil && sessionDir == nil {
+            throw ValidationError("--session-key-env signs the sessions saved in --session-dir; pass --session-dir DIR too.")
+        }
+        if let name = instanceName, name.isEmpty || name.count > 200 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
+            throw ValidationError("--instance-name must be 1 to 200 visible ASCII characters (no spaces): it goes into the X-RLM-Instance header.")
+        }
         guard !servedModelName.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--served-model-name cannot be empty.") }
         if logDir != nil && noLog { throw ValidationError("--log-dir and --no-log contradict each other; pass one.") }
         if noAuth && authTokenEnv != nil { throw ValidationError("--no-auth and --auth-token-env contradict each other; pass one.") }
         let problems = corsOrigin.compactMap(AllowListEntry.problem(withOrigin:)) + allowedHost.compactMap(AllowListEntry.problem(withHost:))
-        if let name = instanceName, name.isEmpty || name.count > 200 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7e }) {
-            throw ValidationError("--instance-name must be 1 to 200 visible ASCII characters (no spaces): it goes into the X-RLM-Instance header.")
-        }
         if let problem = problems.first { throw ValidationError(problem) }
     }
 
@@ -118,6 +125,9 @@ struct Serve: AsyncParsableCommand {
                 drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), logDirectory: logDirectory,
                 sessionTTL: .milliseconds(Int64(sessionTtl * 1000)))
             configuration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
+            configuration.instanceName = instanceName
+            configuration.sessionDirectory = sessionDir.map { URL(fileURLWithPath: $0) }
+            if let key = try sessionKey(environment: environment) { configuration.sessionKey = key }
             server = try RLMServer(rlm: rlm, configuration: configuration)
         } catch let error as ServerSetupError {
             throw CLIFailure.configuration(error.message)
@@ -125,7 +135,6 @@ struct Serve: AsyncParsableCommand {
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            configuration.instanceName = instanceName
             source.setEventHandler {
                 say("draining: new requests get 503; running ones have \(Int(drainTimeout)) s to finish.")
                 Task { await server.drainAndStop() }
@@ -144,6 +153,15 @@ struct Serve: AsyncParsableCommand {
             throw CLIFailure.run("the server stopped: \(error). If the port is taken, choose another with --port.")
         }
         say("stopped.")
+    }
+
+    /// The key in the variable `--session-key-env` names; refuses a missing or short one.
+    func sessionKey(environment: [String: String]) throws -> SessionSigningKey? {
+        guard let name = sessionKeyEnv else { return nil }
+        guard let value = environment[name], value.utf8.count >= 16 else {
+            throw CLIFailure.configuration("--session-key-env names \(name), but that variable is not set or holds fewer than 16 bytes. Export a key every replica shares (export \(name)=$(openssl rand -hex 32)) before starting the server.")
+        }
+        return try SessionSigningKey(bytes: Array(value.utf8))
     }
 
     /// The token from the variable `--auth-token-env` names; refuses a missing or empty one, and refuses to go

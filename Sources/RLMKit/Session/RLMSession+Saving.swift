@@ -63,7 +63,10 @@ extension RLMSession {
     /// - Parameters:
     ///   - directory: the session folder.
     ///   - key: signs the files; the user's own key (made on first use) unless another is given.
-    public func save(to directory: URL, key: SessionSigningKey = .userDefault) async throws -> RLMSessionSaveReport {
+    ///   - extras: more files (name to bytes) written and signed with the session's, which
+    ///     ``readSigned(_:from:key:)`` reads back (a server keeps who owns the session there).
+    public func save(to directory: URL, key: SessionSigningKey = .userDefault,
+                     including extras: [String: Data] = [:]) async throws -> RLMSessionSaveReport {
         try await takeTurn()
         defer { endTurn() }
         guard !isClosed else { throw RLMSessionError.closed }
@@ -75,7 +78,8 @@ extension RLMSession {
                                  variables: report.done, skipped: report.skipped)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let files = [SavedSession.fileName: try encoder.encode(saved), SavedSession.variablesFileName: report.pickles]
+        let files = extras.merging([SavedSession.fileName: try encoder.encode(saved),
+                                    SavedSession.variablesFileName: report.pickles]) { _, own in own }
         try await NIOThreadPool.singleton.runIfActive {
             let signature = SessionSignature.sign(files, with: try key.load())
             try Self.write(files.merging([SessionSignature.fileName: try encoder.encode(signature)]) { $1 }, into: directory)
@@ -121,6 +125,16 @@ extension RLMSession {
         return RLMSessionSaveReport(variables: report.done, skipped: skipped, questions: earlier.count, notes: notes)
     }
 
+    /// Reads the files `names` of a folder written by ``save(to:key:including:)`` and checks each against its
+    /// signature under `key` before returning them; throws naming the first that is missing, unsigned or changed.
+    public static func readSigned(_ names: [String], from directory: URL, key: SessionSigningKey) async throws -> [String: Data] {
+        try await NIOThreadPool.singleton.runIfActive {
+            let files = try read(names, from: directory)
+            try SessionSignature.verify(files, in: directory, with: try key.load(), named: key.summary)
+            return files
+        }
+    }
+
     // MARK: Files
 
     /// Writes each file 0600 into `directory` (made 0700 when it does not exist), the signature last; each
@@ -145,7 +159,10 @@ extension RLMSession {
                 if name == SavedSession.fileName {
                     throw RLMSessionError(message: "no saved session at \(directory.path) (\(name) is missing or unreadable). Pass the directory given to save.")
                 }
-                throw RLMSessionError(message: "the saved variables \(directory.appendingPathComponent(name).path) are missing or unreadable. Pass the directory given to save.")
+                if name == SavedSession.variablesFileName {
+                    throw RLMSessionError(message: "the saved variables \(directory.appendingPathComponent(name).path) are missing or unreadable. Pass the directory given to save.")
+                }
+                throw RLMSessionError(message: "\(directory.appendingPathComponent(name).path) is missing or unreadable: the session folder is incomplete. Pass the directory given to save.")
             }
             files[name] = data
         }
