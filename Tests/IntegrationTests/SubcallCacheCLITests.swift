@@ -126,6 +126,28 @@ import Testing
         await world.stop()
     }
 
+    @Test(.enabled(if: HeadlessChromium.available, "Chromium is not installed: the viewer's cache figures were not checked"))
+    func theViewerShowsHitsMissesAndTokensSaved() async throws {
+        let world = try await World.start(rootCode: Self.twoSubCalls)
+        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("rlm-it-logs-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: logs) }
+        let flags = ["--subcall-cache", "--subcall-cache-dir", world.cacheDirectory.path]
+        #expect(try await world.ask(flags + ["--no-log"]).run.exitCode == 0)
+        let log = logs.appendingPathComponent("cached.jsonl")
+        #expect(try await world.ask(flags + ["--log", log.path]).run.exitCode == 0)
+        let html = logs.appendingPathComponent("cached.html").path
+        let view = try await CLI.run(["view", log.path, "-o", html])
+        #expect(view.exitCode == 0, "stderr: \(view.stderr)")
+        let page = try await HeadlessChromium.load(URL(fileURLWithPath: html).absoluteString)
+        #expect(page.attribute("rendered") == "yes" && page.attribute("errors") == "0")
+        #expect(page.console.isEmpty, "the console said: \(page.console.joined(separator: "\n"))")
+        #expect(page.dom.contains("sub-call cache hits / misses"))
+        #expect(page.dom.contains("<b>2 / 0</b>"), "the summary does not show 2 hits and 0 misses")
+        #expect(page.dom.contains("tokens saved by the cache"))
+        #expect(page.dom.contains("badge cached"), "the tree does not mark the hits as cached")
+        await world.stop()
+    }
+
     @Test(.timeLimit(.minutes(1))) func sixteenIdenticalPromptsInOneBatchReachTheServerOnce() async throws {
         // Each sub-call takes 500 ms, so all 16 are in flight together.
         let world = try await World.start(rootCode: "r = llm_query_batched(['the same prompt'] * 16)\nreply = str(len(r)) + ' ' + ' | '.join(sorted(set(r)))",

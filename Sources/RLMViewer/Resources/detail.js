@@ -38,7 +38,9 @@ function turnDetail(run, u) {
 
 function subcallDetail(run, s) {
   const card = el("div", { class: "card" }, el("h2", { text: "Sub-call #" + s.id + (s.child ? " · child RLM " + s.child : "") }));
-  const usage = s.usage ? fmtInt(s.usage.input_tokens) + " in / " + fmtInt(s.usage.output_tokens) + " out" : "no usage";
+  const usage = s.usage ? fmtInt(s.usage.input_tokens) + " in / " + fmtInt(s.usage.output_tokens) + " out"
+    : s.savedUsage ? "from the sub-call cache" + (s.cacheSource ? " (" + s.cacheSource.replace("_", " ") + ")" : "") + ", saved " + fmtInt(s.savedUsage.input_tokens) + " in / " + fmtInt(s.savedUsage.output_tokens) + " out"
+    : "no usage";
   card.append(el("p", { class: "muted", text: [s.kind, s.model, s.status, s.seconds != null ? fmtSec(s.seconds) : null, usage, s.promptChars != null ? fmtInt(s.promptChars) + " prompt chars" : null].filter(Boolean).join(" · ") }));
   if (s.prompt) card.append(section("Prompt (start)", true, foldedPre(s.prompt)));
   if (s.error) card.append(section("Error", true, foldedPre(s.error, "err")));
@@ -97,6 +99,8 @@ function summaryCard(run) {
     ["tokens in / out", fmtTokens(totals.input) + " / " + fmtTokens(totals.output)], ["input read from cache", fmtTokens(totals.cached)],
     ["cost", fmtCost(totals.cost)],
   ];
+  const cache = run.subcallCache();
+  if (cache) stats.push(["sub-call cache hits / misses", fmtInt(cache.hits) + " / " + fmtInt(cache.misses)], ["tokens saved by the cache", fmtTokens(cache.saved)]);
   card.append(el("div", { class: "grid" }, ...stats.map(([k, v]) => el("div", { class: "stat" }, el("b", { text: v }), el("span", { text: k })))));
   const usageTable = el("table", null, el("tr", null, el("th", { text: "model" }), el("th", { class: "num", text: "calls" }), el("th", { class: "num", text: "input tokens" }), el("th", { class: "num", text: "cache reads" }), el("th", { class: "num", text: "cache writes" }), el("th", { class: "num", text: "output tokens" }), el("th", { class: "num", text: "cost" })));
   for (const r of run.modelRows()) usageTable.append(el("tr", null, el("td", { text: r.model }), el("td", { class: "num", text: fmtInt(r.calls) }), el("td", { class: "num", text: fmtInt(r.input) }), el("td", { class: "num", text: fmtInt(r.read || 0) }), el("td", { class: "num", text: fmtInt(r.write || 0) }), el("td", { class: "num", text: fmtInt(r.output) }), el("td", { class: "num", text: fmtCost(r.cost) })));

@@ -139,7 +139,10 @@ class RunModel {
           s.text = e.text != null ? e.text : null;
           s.error = e.error || null;
           if (e.child_trajectory) s.child = e.child_trajectory;
-          s.status = e.error ? (s.started ? "failed" : "refused") : (e.status || "ok");
+          s.cache = (e.details && e.details.cache) || null;
+          s.cacheSource = (e.details && e.details.cache_source) || null;
+          s.savedUsage = (e.details && e.details.saved_usage) || null;
+          s.status = e.error ? (s.started ? "failed" : "refused") : (e.status || (s.cache === "hit" ? "cached" : "ok"));
           if (s.usage) { this.addUsage(s.model, s.usage); t.tokensIn += s.usage.input_tokens || 0; t.tokensOut += s.usage.output_tokens || 0; }
           if (s.started) this.flightMarks.push([s.end, -1]);
           if (s.child) {
@@ -219,6 +222,19 @@ class RunModel {
     for (const r of rows) { input += r.input; output += r.output; cached += r.read || 0; if (r.cost == null) priced = false; else cost += r.cost; }
     const finalCost = this.finished && this.finished.details && this.finished.details.cost_usd;
     return { input, output, cached, cost: finalCost != null ? finalCost : (priced ? cost : null) };
+  }
+
+  /// What the sub-call cache did: the run's own tally once it finished, else counted from the sub-calls so far;
+  /// null when no sub-call went through the cache.
+  subcallCache() {
+    const final = this.finished && this.finished.details && this.finished.details.subcall_cache;
+    if (final) return { hits: final.hits || 0, misses: final.misses || 0, saved: final.tokens_saved || 0 };
+    let hits = 0, misses = 0, saved = 0;
+    for (const s of this.subcalls.values()) {
+      if (s.cache === "hit") { hits += 1; if (s.savedUsage) saved += (s.savedUsage.input_tokens || 0) + (s.savedUsage.output_tokens || 0); }
+      else if (s.cache === "miss") misses += 1;
+    }
+    return hits + misses > 0 ? { hits, misses, saved } : null;
   }
 
   /// Sub-calls in flight over time: [[time, count], …] at every change, and the peak.
