@@ -64,11 +64,12 @@ mirror=$(
   cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk -v suite="$suite" '$1 == "deb" {
     i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
     if ($(i + 1) == suite) { print $i; exit }
-  }'
+  }' || true
 )
 mirror=$(echo "$mirror" | head -1)
 [ -n "$mirror" ] || { say "no deb source for $suite in /etc/apt/sources.list*; cannot debootstrap"; exit 1; }
-root="$(pwd)/$cache/debian-$suite-$arch"
+case $cache in /*) ;; *) cache="$(pwd)/$cache" ;; esac
+root="$cache/debian-$suite-$arch"
 if [ ! -e "$root/.rlm-check-ready" ]; then
   command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
   rm -rf "$root"
@@ -92,11 +93,12 @@ Among the entries: the special magic number for harbour is 4817.
 The lamp was last lit on a calm night in October.
 TEXT
 
-# inside SCRIPT: runs SCRIPT with sh in the Debian folder as uid 1000 in its own user, pid and network namespaces
-# (loopback only), with a clean environment.
+# inside SCRIPT: runs SCRIPT with sh in the Debian folder as uid 1000 in its own user and network namespaces
+# (loopback only), with a clean environment. /proc is this machine's, bound: the strict sandbox's own bwrap mounts
+# a new proc, which the kernel allows only where a proc is fully visible (bwrap's --proc covers parts of it).
 inside() {
-  bwrap --bind "$root" / --dev /dev --proc /proc --tmpfs /tmp \
-    --unshare-user --uid 1000 --gid 1000 --unshare-pid --unshare-net --unshare-ipc --unshare-uts --die-with-parent \
+  bwrap --bind "$root" / --dev /dev --bind /proc /proc --tmpfs /tmp \
+    --unshare-user --uid 1000 --gid 1000 --unshare-net --unshare-ipc --unshare-uts --die-with-parent \
     --clearenv --setenv PATH /check/bin:/usr/local/bin:/usr/bin:/bin --setenv HOME /check/home \
     --setenv LANG C.UTF-8 --chdir /check /bin/sh -euc "$1"
 }
