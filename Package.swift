@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "RLMBenchTests", dependencies: ["RLMBench"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RLMKit", "RLMMCP", "RLMServer", "ModelSimulator", "RLMTesting", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
+            dependencies: ["RLMKit", "RLMMCP", "RLMServer", "ModelSimulator", "RLMTesting", "RLMBench", "rlm", .product(name: "Subprocess", package: "swift-subprocess"),
                            .product(name: "MCP", package: "swift-sdk"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),

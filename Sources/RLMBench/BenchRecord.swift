@@ -1,4 +1,5 @@
 import Foundation
+import RLMKit
 
 /// How a task was answered: the base model with the input in its prompt, or the RLM.
 public enum BenchMethod: String, Codable, Sendable, CaseIterable {
@@ -29,6 +30,8 @@ public struct BenchRecord: Codable, Sendable, Equatable {
     public var truncated: Bool?
     /// The RLM run's JSON-lines trajectory (open it with `rlm view`), relative to the results folder.
     public var trajectory: String?
+    /// What the sub-call cache did in the RLM run (hits, misses, tokens and cost saved); nil when it was off.
+    public var subcallCache: SubcallCacheTally?
 
     public init(task: BenchTask, method: BenchMethod, score: Double, prediction: String, tokens: [String: BenchTokens],
                 costUSD: Double?, wallSeconds: Double, turns: Int, subCalls: Int, status: String, error: String? = nil,
@@ -58,6 +61,7 @@ public struct BenchRecord: Codable, Sendable, Equatable {
         case costUSD = "cost_usd"
         case wallSeconds = "wall_seconds"
         case subCalls = "sub_calls"
+        case subcallCache = "subcall_cache"
     }
 
     /// Writes `cost_usd` as null when a model has no price, as docs/benchmarks.md says, rather than leaving it out.
@@ -79,16 +83,44 @@ public struct BenchRecord: Codable, Sendable, Equatable {
         try container.encodeIfPresent(error, forKey: .error)
         try container.encodeIfPresent(truncated, forKey: .truncated)
         try container.encodeIfPresent(trajectory, forKey: .trajectory)
+        try container.encodeIfPresent(subcallCache, forKey: .subcallCache)
     }
 }
 
-/// Tokens of one model in one task.
+/// Tokens of one model in one task. `input` counts every prompt token; `cacheRead` and `cacheWrite` are the parts
+/// of it the provider read from or wrote to its prompt cache (billed at its discounted or write price).
 public struct BenchTokens: Codable, Sendable, Equatable {
     public var input: Int
     public var output: Int
-    public init(input: Int, output: Int) {
+    public var cacheRead: Int
+    public var cacheWrite: Int
+
+    public init(input: Int, output: Int, cacheRead: Int = 0, cacheWrite: Int = 0) {
         self.input = input
         self.output = output
+        self.cacheRead = cacheRead
+        self.cacheWrite = cacheWrite
+    }
+
+    /// The counts of a model's calls, as the run reported them.
+    public init(_ usage: TokenUsage) {
+        self.init(input: usage.inputTokens, output: usage.outputTokens, cacheRead: usage.cacheReadTokens,
+                  cacheWrite: usage.cacheWriteTokens)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case input, output
+        case cacheRead = "cache_read"
+        case cacheWrite = "cache_write"
+    }
+
+    /// Results written before cached tokens were recorded have none: they read as zero.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        input = try container.decode(Int.self, forKey: .input)
+        output = try container.decode(Int.self, forKey: .output)
+        cacheRead = try container.decodeIfPresent(Int.self, forKey: .cacheRead) ?? 0
+        cacheWrite = try container.decodeIfPresent(Int.self, forKey: .cacheWrite) ?? 0
     }
 }
 

@@ -82,7 +82,7 @@ public struct BenchRunner: Sendable {
         let started = ContinuousClock.now
         do {
             let reply = try await baseModel.complete(ModelRequest(messages: [.system(BasePrompt.system), .user(prompt)]))
-            let tokens = BenchTokens(input: reply.usage.inputTokens, output: reply.usage.outputTokens)
+            let tokens = BenchTokens(reply.usage)
             let cost = rlm.prices.price(for: baseModel.name)?.cost(of: reply.usage)
             return BenchRecord(task: task, method: .base, score: BenchScorer.score(reply.text, against: task.gold),
                                prediction: reply.text, tokens: [baseModel.name: tokens], costUSD: cost,
@@ -126,10 +126,12 @@ public struct BenchRunner: Sendable {
     }
 
     func record(_ task: BenchTask, _ result: RLMResult, error: String?) -> BenchRecord {
-        let tokens = result.usageByModel.mapValues { BenchTokens(input: $0.inputTokens, output: $0.outputTokens) }
-        return BenchRecord(task: task, method: .rlm, score: BenchScorer.score(result.answer, against: task.gold),
-                           prediction: result.answer, tokens: tokens, costUSD: result.costUSD,
-                           wallSeconds: result.wallSeconds, turns: result.iterations, subCalls: result.subCalls,
-                           status: error == nil ? result.status.rawValue : "failed", error: error ?? result.stopReason)
+        var record = BenchRecord(task: task, method: .rlm, score: BenchScorer.score(result.answer, against: task.gold),
+                                 prediction: result.answer, tokens: result.usageByModel.mapValues { BenchTokens($0.tokens) },
+                                 costUSD: result.costUSD, wallSeconds: result.wallSeconds, turns: result.iterations,
+                                 subCalls: result.subCalls, status: error == nil ? result.status.rawValue : "failed",
+                                 error: error ?? result.stopReason)
+        record.subcallCache = result.subcallCache
+        return record
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RLMKit
 
 /// Figures per input size and method, computed from the records of a run.
 public struct BenchSummaryRow: Sendable, Equatable {
@@ -60,6 +61,35 @@ public enum BenchSummary {
         lines.append("")
         lines.append("Score: mean over tasks (exact match, 0.75^|d| for counts, F1 for pairs). Tokens: every model, input "
                      + "and output. Wall: one task, start to answer.")
+        let caches = cacheLines(records)
+        if !caches.isEmpty { lines += [""] + caches }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One line per method that used a cache: prompt tokens the provider read from (and wrote to) its cache, which
+    /// the cost column already bills at the discounted prices, and the sub-call cache's hits, misses and savings.
+    static func cacheLines(_ records: [BenchRecord]) -> [String] {
+        BenchMethod.allCases.compactMap { method in
+            let group = records.filter { $0.method == method }
+            let tokens = group.flatMap(\.tokens.values)
+            let (input, read, written) = tokens.reduce((0, 0, 0)) { ($0.0 + $1.input, $0.1 + $1.cacheRead, $0.2 + $1.cacheWrite) }
+            let tallies = group.compactMap(\.subcallCache)
+            var parts: [String] = []
+            if read + written > 0 {
+                parts.append("\(read) of \(input) input tokens (" + String(format: "%.1f%%", 100 * Double(read) / Double(max(input, 1)))
+                             + ") read from the provider's prompt cache, \(written) written")
+            }
+            if !tallies.isEmpty {
+                let saved = tallies.reduce(into: (hits: 0, misses: 0, tokens: 0, cost: Double?(0))) { total, tally in
+                    total.hits += tally.hits
+                    total.misses += tally.misses
+                    total.tokens += tally.tokensSaved
+                    total.cost = total.cost.flatMap { sum in tally.costSavedUSD.map { sum + $0 } }
+                }
+                parts.append("sub-call cache: \(saved.hits) hits, \(saved.misses) misses, \(saved.tokens) tokens saved"
+                             + (saved.cost.map { String(format: " ($%.4f)", $0) } ?? ""))
+            }
+            return parts.isEmpty ? nil : "Caches, \(method.rawValue): " + parts.joined(separator: "; ") + "."
+        }
     }
 }

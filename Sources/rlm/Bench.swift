@@ -50,6 +50,7 @@ struct BenchRunOptions: ParsableArguments {
     var shardCount: Int?
     @OptionGroup(title: "Models") var models: ModelOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
+    @OptionGroup(title: "Sub-call cache") var subcallCache: SubcallCacheOptions
 
     func validate() throws {
         guard tasks >= 1 else { throw ValidationError("--tasks must be at least 1.") }

@@ -68,6 +68,7 @@ struct BenchSuiteRun {
         try checkManifest(manifest, in: out)
         let tasks = try fixedTasks.map { shard?.select($0) ?? $0 }
             ?? BenchTaskSet.make(suite: suite, seed: options.seed, sizes: sizes, count: options.tasks, workDirectory: out, shard: shard)
+        rlm.subcallCache = try await options.subcallCache.makeCache(config: config, environment: environment)
         if options.parallel > 1 {
             // The tasks in flight draw their sub-calls from one pool of --max-concurrency slots.
             rlm.modelCallLimiter = ConcurrencyLimiter(limit: resolved.limits.maxConcurrency)
