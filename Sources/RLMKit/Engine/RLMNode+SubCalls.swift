@@ -57,12 +57,7 @@ extension RLMNode {
         case .lead:
             return await send(request, id: id, model: model, lease: SubcallCache.Lease(cache: cache, key: key))
         case .hit(let reply, let source):
-            await emit(.subCallStarted) {
-                $0.subCallID = id
-                $0.model = model.name
-                $0.promptChars = prompt.count
-                $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
-            }
+            await emitStarted(id: id, model: model.name, prompt: prompt)
             await emit(.subCallFinished) {
                 $0.subCallID = id
                 $0.model = model.name
@@ -73,12 +68,7 @@ extension RLMNode {
             return reply.text
         case .failed(let message):
             // The identical call in flight failed: the same error, without a second request.
-            await emit(.subCallStarted) {
-                $0.subCallID = id
-                $0.model = model.name
-                $0.promptChars = prompt.count
-                $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
-            }
+            await emitStarted(id: id, model: model.name, prompt: prompt)
             return await subCallFailed(SubcallCache.SharedFailure(description: message), id: id, model: model.name,
                                        childTrajectory: nil, started: .now, cancelledMessage: "the sub-call was cancelled")
         }
@@ -113,13 +103,7 @@ extension RLMNode {
                                              reason: "\(exhausted.description). Submit your best answer now with FINAL(...).")
                 }
                 let started = ContinuousClock.now
-                await node.emit(.subCallStarted) {
-                    $0.subCallID = id
-                    $0.model = model.name
-                    $0.promptChars = prompt.count
-                    // The start only: the log grows by a bounded amount per sub-call, whatever the prompt's size.
-                    $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
-                }
+                await node.emitStarted(id: id, model: model.name, prompt: prompt)
                 do {
                     let response = try await model.complete(request.cappedAt(reservation.outputCap))
                     await ledger.settle(reservation, usage: response.usage)
@@ -155,6 +139,17 @@ extension RLMNode {
             await lease?.settle(.notSent)
             return await subCallFailed(error, id: id, model: model.name, childTrajectory: nil, started: .now,
                                        cancelledMessage: "the sub-call was cancelled")
+        }
+    }
+
+    /// Logs the start of a plain sub-call.
+    private func emitStarted(id: Int, model: String, prompt: String) async {
+        await emit(.subCallStarted) {
+            $0.subCallID = id
+            $0.model = model
+            $0.promptChars = prompt.count
+            // The start only: the log grows by a bounded amount per sub-call, whatever the prompt's size.
+            $0.text = String(prompt.prefix(SubCallLog.promptPreviewChars))
         }
     }
 
