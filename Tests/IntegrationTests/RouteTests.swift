@@ -1,10 +1,16 @@
 import Foundation
 import RLMTesting
+import Synchronization
 import Testing
 
 /// `--route auto|rlm|direct` and `rlm ask --estimate`: the real binary against a simulated model server that counts
 /// what reaches it.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RouteTests {
+    /// The output caps of the requests the server saw.
+    final class Caps: Sendable {
+        let value = Mutex<[Int?]>([])
+    }
+
     /// About 20 KB of text with one fact in the middle.
     static func smallText() -> String {
         var lines = (0..<350).map { "Line \($0): inventory row \($0 * 37 % 101), shelf \($0 % 12), nothing unusual here." }
@@ -91,6 +97,30 @@ import Testing
         #expect(report["route"] as? String == "direct")
         #expect(report["answer"] as? String == "Under the blue flowerpot.")
         #expect((report["error"] as? String)?.contains("output limit") == true, "\(report)")
+    }
+
+    @Test func theDirectCallIsAdmittedAndCappedByTheBudget() async throws {
+        let input = try TemporaryFile(named: "notes.txt", contents: Self.smallText())
+        let caps = Caps()
+        let server = try await ModelSimulator.start(models: ["root-model"]) { request in
+            caps.value.withLock { $0.append(request.outputCap) }
+            return SimulatedReply(text: "Under the blue flowerpot.", promptTokens: 5_200, completionTokens: 6)
+        }
+        defer { Task { await server.shutdown() } }
+        let environment = ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root-model"]
+        let capped = try await CLI.run(["ask", "Where is the spare key?", "--context", input.path, "--route", "direct",
+                                        "--max-tokens", "10000", "--json", "--no-log"], environment: environment)
+        #expect(capped.exitCode == 0, "stderr: \(capped.stderr)")
+        // The ledger reckons the 21 KB prompt at about 7,100 tokens of the 10,000: the reply may have only what is left.
+        let cap = try #require(caps.value.withLock { $0.first } ?? nil)
+        #expect(cap > 0 && cap < 3_000, "cap \(cap)")
+        // A budget smaller than the prompt refuses the call before it is sent.
+        let refused = try await CLI.run(["ask", "Where is the spare key?", "--context", input.path, "--route", "direct",
+                                         "--max-tokens", "2000", "--json", "--no-log"], environment: environment)
+        #expect(refused.exitCode == 1, "stderr: \(refused.stderr)")
+        let report = try Self.json(refused.stdout)
+        #expect(report["stop_reason"] as? String == "max_tokens", "\(report)")
+        #expect(server.requestCount == 1)
     }
 
     @Test func aSchemaTakesTheRLMRoute() async throws {

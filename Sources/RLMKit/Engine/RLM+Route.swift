@@ -13,7 +13,11 @@ extension RLM {
         case .direct where answerSchema != nil:
             return RouteDecision(route: .rlm, reason: "route direct was asked for, but an answer schema is checked in the REPL, so the RLM answers")
         case .direct:
-            return RouteDecision(route: .direct, reason: "route direct was asked for; asking the root model directly")
+            async let window = ModelWindows.resolve(configured: rootModelWindowTokens, model: rootModel)
+            let tokens = Self.directPromptTokens(contextBytes: try await context.measuredBytes(), query: query)
+            let resolved = await window
+            return RouteDecision(route: .direct, reason: "route direct was asked for: the context and question (about \(tokens) tokens) go to the root model (window \(resolved.tokens) tokens, \(resolved.source))",
+                                 promptTokens: tokens, rootWindow: resolved)
         case .auto where answerSchema != nil:
             return RouteDecision(route: .rlm, reason: "route auto: an answer schema is checked in the REPL, so the RLM answers")
         case .auto:

@@ -72,11 +72,13 @@ extension RLMRun {
                              progress: RunProgress) async throws -> RLMNode.Outcome {
         let model = configuration.rootModel
         let streaming = configuration.streamRootResponses
+        let window = if let known = route.rootWindow { known } else {
+            await ModelWindows.resolve(configured: configuration.rootModelWindowTokens, model: model)
+        }
         await recorder.emit(.iterationStarted, trajectory: "0") { $0.iteration = 1 }
         let started = ContinuousClock.now
-        // Admitted like every root call: with a token or cost limit the request carries the cap the budget leaves.
-        let window = route.rootWindow?.tokens ?? configuration.rootModelWindowTokens ?? ModelWindows.unknownModelTokens
-        let response = try await ledger.sendRootCall(messages, model: model, windowTokens: window, share: 1) { request in
+        // Admitted, capped and settled by the ledger like every root turn.
+        let response = try await ledger.sendRootCall(messages, model: model, windowTokens: window.tokens, share: 1) { request in
             guard streaming else { return try await model.complete(request) }
             return try await model.complete(request) { recorder.emitDelta($0, trajectory: "0", iteration: 1) }
         }
