@@ -37,6 +37,51 @@ import Testing
         return task
     }
 
+    /// An owner that is not an actor keeps a value handed over while nobody waits, under the queue's lock.
+    final class KeptValue: Sendable {
+        let slot = Mutex<Int?>(nil)
+        let queue = WaiterQueue<Int, Void>()
+        func take() -> Int? { slot.withLock { value in defer { value = nil }; return value } }
+        func hand(_ value: Int) { queue.resumeFirst(with: value) { kept in slot.withLock { $0 = kept } } }
+    }
+
+    @Test func aValueHandedOverBeforeTheWaitIsFoundByItAndOneHandedOverDuringItReachesTheWaiter() async throws {
+        let owner = KeptValue()
+        owner.hand(1)
+        #expect(owner.slot.withLock { $0 } == 1, "nobody waited: the owner kept it")
+        #expect(try await owner.queue.wait(unlessReady: owner.take) == 1)
+        let waiting = Task { try await owner.queue.wait(unlessReady: owner.take) }
+        await waitUntil(owner.queue, holds: 1)
+        owner.hand(2)
+        #expect(try await settled(waiting).get() == 2)
+        #expect(owner.slot.withLock { $0 } == nil, "handed to the waiter, not kept as well")
+    }
+
+    @Test func handOverRacingTheCheckNeverStrandsTheValue() async throws {
+        // The check and the keep both run with the queue locked: whichever goes first, the waiter gets the value.
+        for round in 0..<200 {
+            let owner = KeptValue()
+            let line = StartLine()
+            let waiting = Task {
+                line.meet()
+                return try await owner.queue.wait(unlessReady: owner.take)
+            }
+            line.meet()
+            owner.hand(round)
+            #expect(try await settled(waiting).get() == round)
+        }
+    }
+
+    @Test func aCancelledWaiterLeavesAndTheValueIsKept() async throws {
+        let owner = KeptValue()
+        let waiting = Task { try await owner.queue.wait(unlessReady: owner.take) }
+        await waitUntil(owner.queue, holds: 1)
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await settled(waiting).get() }
+        owner.hand(3)
+        #expect(owner.slot.withLock { $0 } == 3, "nothing handed to the cancelled waiter is lost")
+    }
+
     @Test func aTaskCancelledBeforeItWaitsThrowsWithoutJoining() async {
         let queue = WaiterQueue<Int, Void>()
         let task = Task {

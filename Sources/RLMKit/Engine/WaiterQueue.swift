@@ -4,11 +4,11 @@ import Synchronization
 /// Tasks waiting for something another task hands out (a slot, a turn, a value), first come, first served.
 ///
 /// The one waiter queue of the package: the limiter, the replica balancer, the run gate, the ledger, a session's
-/// turn and the REPL's waiters all park their callers here, so cancellation is handled, and tested, once. A
-/// cancelled waiter leaves the queue and throws `CancellationError`; a waiter is resumed exactly once, whichever of
-/// cancellation and a resume comes first. The owner keeps its own state and decides when to resume; a resume
-/// that hands something over (a slot, a turn) returns whether a waiter took it, so nothing handed to a waiter that
-/// was just cancelled is lost.
+/// turn, the REPL's waiters and its socket listener all park their callers here, so cancellation is handled, and
+/// tested, once. A cancelled waiter leaves the queue and throws `CancellationError`; a waiter is resumed exactly
+/// once, whichever of cancellation and a resume comes first. The owner keeps its own state and decides when to
+/// resume; a resume that hands something over (a slot, a turn) returns whether a waiter took it, so nothing handed
+/// to a waiter that was just cancelled is lost.
 ///
 /// A class guarding its waiters with a `Mutex` rather than a value inside the owning actor: the cancellation
 /// handler runs on whatever thread cancels the task, and with the lock it removes and resumes its waiter there and
@@ -98,6 +98,46 @@ package final class WaiterQueue<Value: Sendable, Note: Sendable>: Sendable {
         }
     }
 
+    /// Returns what `ready` finds, or else suspends the calling task at the back of the queue until a resume
+    /// reaches it; cancellation as in ``wait(noting:isolation:)``.
+    ///
+    /// For owners that are not actors (a socket listener): `ready` runs with the queue locked, as the `keep` of
+    /// ``resumeFirst(with:orKeep:)`` does, so a value kept for later between the check and the wait is found by
+    /// the check or handed to the waiter, never stranded. `ready` must not use the queue itself.
+    package func wait(unlessReady ready: () -> Value?, noting note: Note) async throws -> Value {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
+                let outcome = state.withLock { state -> Result<Value, any Error>? in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if let value = ready() { return .success(value) }
+                    state.order.append(id)
+                    state.waiting[id] = Waiter(note: note, continuation: continuation)
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
+        } onCancel: {
+            state.withLock { $0.remove(id) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Resumes the longest-waiting task with `value`; when no task waits, `keep` gets it, with the queue locked,
+    /// for a later ``wait(unlessReady:noting:)`` to find. `keep` must not use the queue itself.
+    package func resumeFirst(with value: Value, orKeep keep: (Value) -> Void) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let waiter = state.removeFirst() else {
+                keep(value)
+                return nil
+            }
+            return waiter
+        }
+        waiter?.continuation.resume(returning: value)
+    }
+
     /// Resumes the longest-waiting task with `value`. Returns false when no task was waiting: `value` was not
     /// handed to anyone.
     @discardableResult
@@ -143,6 +183,11 @@ package final class WaiterQueue<Value: Sendable, Note: Sendable>: Sendable {
 }
 
 extension WaiterQueue where Note == Void {
+    /// Returns what `ready` finds, or else waits; see ``wait(unlessReady:noting:)``.
+    package func wait(unlessReady ready: () -> Value?) async throws -> Value {
+        try await wait(unlessReady: ready, noting: ())
+    }
+
     /// Suspends the calling task at the back of the queue until a resume reaches it; see
     /// ``wait(noting:isolation:)``.
     package func wait(isolation: isolated (any Actor)? = #isolation) async throws -> Value {

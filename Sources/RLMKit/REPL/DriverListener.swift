@@ -26,12 +26,13 @@ final class DriverListener: Sendable {
         var claimed = false
         var closed = false
         var peer: Connection?
-        var waiter: CheckedContinuation<Connection?, Never>?
         var server: (any Channel)?
         /// The process id of the peer that was handed over, as this process sees it (Linux).
         var peerProcessID: Int32?
     }
     private let state = Mutex(State())
+    /// The caller of ``accept()``, waiting for the driver's connection (nil: the listener closed first).
+    private let waiters = WaiterQueue<Connection?, Void>()
 
     private struct Refused: Error {}
 
@@ -58,21 +59,20 @@ final class DriverListener: Sendable {
         return listener
     }
 
-    /// The driver's connection once it is made; nil if the listener was closed first.
+    /// The driver's connection once it is made; nil if the listener was closed first. Cancelling the caller
+    /// closes the listener.
     func accept() async -> Connection? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Connection?, Never>) in
-                let ready = state.withLock { state -> Connection?? in
+            let ready = { () -> Connection?? in
+                self.state.withLock { state in
                     if let peer = state.peer {
                         state.peer = nil
                         return .some(peer)
                     }
-                    if state.closed { return .some(nil) }
-                    state.waiter = continuation
-                    return nil
+                    return state.closed ? .some(nil) : nil
                 }
-                if let ready { continuation.resume(returning: ready) }
             }
+            return (try? await waiters.wait(unlessReady: ready)) ?? nil
         } onCancel: {
             close()
         }
@@ -80,12 +80,12 @@ final class DriverListener: Sendable {
 
     /// Stops listening. A connection made but not taken is closed; one already taken is left to its owner.
     func close() {
-        let (waiter, peer, server) = state.withLock { state in
+        let (peer, server) = state.withLock { state in
             state.closed = true
-            defer { (state.waiter, state.peer) = (nil, nil) }
-            return (state.waiter, state.peer, state.server)
+            defer { state.peer = nil }
+            return (state.peer, state.server)
         }
-        waiter?.resume(returning: nil)
+        waiters.resumeAll(with: nil)
         server?.close(promise: nil)
         if let peer { Self.discard(peer) }
     }
@@ -128,16 +128,12 @@ final class DriverListener: Sendable {
     }
 
     private func deliver(_ connection: Connection) {
-        let (waiter, closedAlready) = state.withLock { state -> (CheckedContinuation<Connection?, Never>?, Bool) in
-            if state.closed { return (nil, true) }
-            guard let waiter = state.waiter else {
-                state.peer = connection
-                return (nil, false)
+        var closedAlready = false
+        waiters.resumeFirst(with: connection) { connection in
+            state.withLock { state in
+                if state.closed { closedAlready = true } else { state.peer = connection }
             }
-            state.waiter = nil
-            return (waiter, false)
         }
-        if let waiter { waiter.resume(returning: connection) }
         if closedAlready { Self.discard(connection) }
     }
 }
