@@ -36,6 +36,8 @@ public struct EngineBench: Sendable {
 
     public enum Section: String, CaseIterable, Sendable {
         case fanout, overhead, load, directory, replicas
+        /// Root input cost of a 20-turn run without and with the providers' prompt caches.
+        case promptcache
     }
 
     public let options: Options
@@ -59,6 +61,7 @@ public struct EngineBench: Sendable {
         if options.sections.contains(.load) { figures += try await textLoads(onFigure: onFigure) }
         if options.sections.contains(.directory) { figures += try await directoryLoads(onFigure: onFigure) }
         if options.sections.contains(.replicas) { figures += try await replicas(onFigure: onFigure) }
+        if options.sections.contains(.promptcache) { figures += try await promptCaching(onFigure: onFigure) }
         return figures
     }
 
