@@ -14,6 +14,9 @@ extension SessionStore {
         guard entries[key]?.busy != true, !pending.contains(key) else { throw .sessionBusy() }
         pending.insert(key)
         defer { pending.remove(key) }
+        // An id nobody saved gets its 404 without a lock file: made-up ids leave nothing on the shared storage.
+        let saved = await folder.isSaved(id)
+        guard saved || entries[key] != nil else { throw .sessionNotFound(ttl: limits.ttl) }
         let lock = try await folder.lock(id)
         do {
             let session = try await latest(id, owner: owner, folder: folder, load: load)

@@ -65,7 +65,8 @@ struct SharedSessionFolder: Sendable {
         self.filesRoot = filesRoot
     }
 
-    static func name(_ id: String) -> String { SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined() }
+    /// The hex SHA-256 of the id, as the session store keys it.
+    static func name(_ id: String) -> String { SessionStore.hex(SessionStore.key(id)) }
 
     func folder(_ id: String) -> URL { root.appendingPathComponent(Self.name(id)) }
 
@@ -121,6 +122,12 @@ struct SharedSessionFolder: Sendable {
     }
 
     // MARK: Saving and resuming
+
+    /// True when a session is saved under `id`.
+    func isSaved(_ id: String) async -> Bool {
+        let file = folder(id).appendingPathComponent(Manifest.fileName)
+        return (try? await NIOThreadPool.singleton.runIfActive { FileManager.default.fileExists(atPath: file.path) }) ?? false
+    }
 
     /// The signed manifest of session `id` and when it was saved; nil when no session is saved under that id.
     func manifest(_ id: String) async throws -> (Manifest, saved: Date)? {

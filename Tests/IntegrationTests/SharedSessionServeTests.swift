@@ -82,6 +82,9 @@ import Testing
                 release.set(true)
                 let waited = try await waiting.value
                 let afterLock = try await Self.ask(b, "Add one?", session: session)
+                // A made-up id leaves nothing on the shared storage (no lock file).
+                let madeUp = try await Self.ask(b, "Add one?", session: "sess_" + String(repeating: "0", count: 32))
+                #expect(madeUp.status == 404, "\(madeUp.body)")
                 return (first, session, onB, backOnA, locked, waited, afterLock)
             }
         }
@@ -101,6 +104,8 @@ import Testing
         // One folder, named by a digest of the id (never the id), private.
         let folders = world.saved
         #expect(folders.count == 1 && !folders.contains { $0.lastPathComponent.contains(session) })
+        let locks = ((try? FileManager.default.contentsOfDirectory(atPath: world.sessions.path)) ?? []).filter { $0.hasSuffix(".lock") }
+        #expect(locks.count == 1, "\(locks)")
         for file in (try? FileManager.default.contentsOfDirectory(at: folders.first ?? world.base, includingPropertiesForKeys: nil)) ?? [] {
             #expect(SignedSessionTests.mode(file) == 0o600, "\(file.lastPathComponent)")
         }
@@ -113,28 +118,38 @@ import Testing
         let environment = world.environment(model)
         // A third replica shares the folder and the key but serves another token.
         let bob = environment.merging(["SERVE_TOKEN": "token-of-bob"]) { $1 }
-        // No sandbox, so that a pickle that ran would leave its marker.
-        let (((outcome, runC), runB), runA) = try await Serve.with(world.arguments(["--sandbox", "none"]), environment: environment) { a in
-            try await Serve.with(world.arguments(["--sandbox", "none"]), environment: environment) { b in
-                try await Serve.with(world.arguments(["--sandbox", "none"]), environment: bob) { c in
-                    let first = try await Self.ask(a, "How long is it?", context: "hello world")
+        // The context comes from files under a files root every replica sees; no sandbox, so that a pickle that
+        // ran would leave its marker.
+        let files = world.base.appendingPathComponent("files")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+        try "hello world".write(to: files.appendingPathComponent("input.txt"), atomically: true, encoding: .utf8)
+        let arguments = world.arguments(["--sandbox", "none", "--files-root", files.path])
+        let (((outcome, runC), runB), runA) = try await Serve.with(arguments, environment: environment) { a in
+            try await Serve.with(arguments, environment: environment) { b in
+                try await Serve.with(arguments, environment: bob) { c in
+                    var body = Serve.chat("How long is it?", paths: ["input.txt"])
+                    body["model"] = "rlm"
+                    let first = try await Serve.request(a, "POST", "/v1/chat/completions", json: body, token: "token-of-alice")
                     let session = (first.json["rlm"] as? [String: Any])?["session"] as? String ?? ""
                     let otherToken = try await Self.ask(c, "Triple it?", session: session, token: "token-of-bob")
-                    // Someone who can write the folder but has no key swaps the variables for a pickle that runs code.
+                    let onB = try await Self.ask(b, "Triple it?", session: session)
+                    // Someone who can write the folder but has no key swaps the variables for a pickle that runs code;
+                    // A's copy is older than B's answer, so A must resume the saved one.
                     let folder = world.saved.first ?? world.base
                     try Data("cbuiltins\nopen\n(S'\(world.marker.path)'\nS'w'\ntR.".utf8)
                         .write(to: folder.appendingPathComponent("variables.pickle"))
-                    let refused = try await Self.ask(b, "Triple it?", session: session)
-                    return (first, otherToken, refused)
+                    let refused = try await Self.ask(a, "Add one?", session: session)
+                    return (first, otherToken, onB, refused)
                 }
             }
         }
         #expect(runA.exitCode == 0 && runB.exitCode == 0 && runC.exitCode == 0, "\(runA.stderr)\n\(runB.stderr)\n\(runC.stderr)")
-        let (first, otherToken, refused) = outcome
-        #expect(first.status == 200)
+        let (first, otherToken, onB, refused) = outcome
+        #expect(first.status == 200 && Self.answer(first) == "11", "\(first.body)")
         #expect(otherToken.status == 404 && otherToken.errorObject["code"] as? String == "session_not_found", "\(otherToken.body)")
+        #expect(onB.status == 200 && Self.answer(onB) == "33", "the session over context_paths was not resumed: \(onB.body)")
         #expect(refused.status == 500 && refused.errorObject["code"] as? String == "session_unresumable", "\(refused.body)")
-        #expect((runB.stdout + runB.stderr).contains("does not match its signature"), "the refusal was not for the signature: \(runB.stderr)")
+        #expect((runA.stdout + runA.stderr).contains("does not match its signature"), "the refusal was not for the signature: \(runA.stderr)")
         #expect(!FileManager.default.fileExists(atPath: world.marker.path), "the changed pickle was loaded")
     }
 }
