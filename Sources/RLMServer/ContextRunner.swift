@@ -79,8 +79,12 @@ struct ContextRunner: Sendable {
                 return (session, (ContinuousClock.now - started).seconds, true)
             } catch {
                 try Task.checkCancellation()
-                metrics.forkFellBack()
-                Self.logger.warning("rlm serve: the cached REPL could not be forked (\(error)); loading the context anew")
+                // A pristine that failed to load, or was retired just now, is simply replaced; a fork that could
+                // not be walled off is a downgrade refused, which the operator must hear about.
+                if case .forkFailed = error as? REPLError {
+                    metrics.forkFellBack()
+                    Self.logger.warning("rlm serve: \(error)")
+                }
                 await cache.drop(key: context.key, loading)
             }
         } else {

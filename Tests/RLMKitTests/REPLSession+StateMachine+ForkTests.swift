@@ -12,13 +12,7 @@ import Darwin
     typealias Machine = REPLSession.StateMachine
 
     /// A machine with a ready interpreter whose process is `pid` (a pristine one, until it runs a cell).
-    func readyMachine(pid: Int32 = 4242, maxRestarts: Int = 2) -> Machine {
-        var machine = Machine(maxRestarts: maxRestarts)
-        #expect(machine.incarnationStarting() == 1)
-        #expect(machine.processStarted(pid: pid) == .none)
-        #expect(machine.driverReady() == .resumeReadyWaiters)
-        return machine
-    }
+    func readyMachine(pid: Int32 = 4242) -> Machine { REPLSessionStateMachineTests().readyMachine(pid: pid) }
 
     @Test func aPristineForksManyCopiesAtOnceAndRunsNoCellOfItsOwn() {
         var machine = readyMachine()

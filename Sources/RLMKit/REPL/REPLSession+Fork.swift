@@ -83,9 +83,9 @@ extension REPLSession {
         let token = UUID().uuidString
         let listener: DriverListener
         do {
-            listener = try await DriverListener.bind(path: socketPath)
+            listener = try await Self.listen(at: socketPath)
         } catch {
-            return .startFailure(REPLError.startFailed("cannot open the REPL socket at \(socketPath): \(error)"))
+            return .startFailure(error)
         }
         defer { try? FileManager.default.removeItem(atPath: socketPath) }
         let workdir = isolation == .namespaces ? Self.sandboxScratch : workDirectory.appendingPathComponent("scratch").path

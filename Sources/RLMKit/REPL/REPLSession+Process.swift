@@ -32,9 +32,9 @@ extension REPLSession {
         let token = UUID().uuidString
         let listener: DriverListener
         do {
-            listener = try await DriverListener.bind(path: socketPath)
+            listener = try await Self.listen(at: socketPath)
         } catch {
-            return .startFailure(REPLError.startFailed("cannot open the REPL socket at \(socketPath): \(error)"))
+            return .startFailure(error)
         }
         let launch = SandboxLaunch(interpreter: interpreter,
                                    driverPath: workDirectory.appendingPathComponent("rlm_driver.py").path,
@@ -91,6 +91,15 @@ extension REPLSession {
         killProcessGroup()
         clearIncarnation()
         return end
+    }
+
+    /// The socket an incarnation's driver connects to.
+    static func listen(at socketPath: String) async throws(REPLError) -> DriverListener {
+        do {
+            return try await DriverListener.bind(path: socketPath)
+        } catch {
+            throw REPLError.startFailed("cannot open the REPL socket at \(socketPath): \(error)")
+        }
     }
 
     /// Waits briefly for the process after its channel closed, then kills it.
