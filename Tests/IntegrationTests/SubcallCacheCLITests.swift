@@ -126,6 +126,24 @@ import Testing
         await world.stop()
     }
 
+    @Test func answersCachedByAskAreHitsForServe() async throws {
+        let world = try await World.start(rootCode: Self.twoSubCalls)
+        let flags = ["--subcall-cache", "--subcall-cache-dir", world.cacheDirectory.path]
+        let asked = try await world.ask(flags + ["--no-log"])
+        #expect(asked.run.exitCode == 0, "stderr: \(asked.run.stderr)")
+        #expect(world.subCalls == 2)
+        // Another face, another process, the same folder: rlm serve answers the same question with no sub-call.
+        let (reply, run) = try await Serve.with(flags + ["--sub-model", "sub-model", "--no-log"], environment: world.environment) { handle in
+            try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("q", context: "the context"))
+        }
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        #expect(reply.status == 200, "\(reply.body)")
+        let content = ((reply.json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+        #expect(content == "sub: COLOUR OF THE SKY / sub: COLOUR OF GRASS")
+        #expect(world.subCalls == 2, "rlm serve sent \(world.subCalls - 2) sub-calls")
+        await world.stop()
+    }
+
     @Test(.enabled(if: HeadlessChromium.available, "Chromium is not installed: the viewer's cache figures were not checked"))
     func theViewerShowsHitsMissesAndTokensSaved() async throws {
         let world = try await World.start(rootCode: Self.twoSubCalls)
