@@ -29,43 +29,15 @@ extension RLMRun {
     /// recorded in the ledger, logged as `model_response`. A reply cut at the output limit is a partial answer
     /// with stop reason `output_limit`, never an answered one.
     func runDirect(context: RLMContext, earlier: [(question: String, answer: String)]) async throws -> RLMResult {
-        let started = ContinuousClock.now
-        let log = try configuration.logURL.map { try TrajectoryLog(url: $0) }
-        let recorder = EventRecorder(started: started, log: log, observer: onEvent)
-        let ledger = RunLedger(budget: configuration.budget, prices: configuration.prices, started: started)
-        await log?.write(header())
-        await emitStarted(recorder)
-        let progress = RunProgress()
-        let modelCalls = ConcurrencyLimiter(limit: 1)
-        func finishing(_ outcome: RLMNode.Outcome) async -> RLMResult {
-            await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
-        }
-        do {
-            try checkPrices()
+        try await recorded(modelCalls: ConcurrencyLimiter(limit: 1), prepare: { [query] _ in
             let input = try await context.promptText()
-            let messages = Prompts.directMessages(context: input.text, earlier: earlier, query: query)
-            var outcome = try await withDeadline(ledger.deadline) { [self] in
-                try await askDirectly(messages, ledger: ledger, recorder: recorder, progress: progress)
-            } onTimeout: {
-                Self.partial(progress, reason: .timeout)
-            }
-            let characters = messages.reduce(0) { $0 + $1.content.count }
+            return (messages: Prompts.directMessages(context: input.text, earlier: earlier, query: query), notes: input.notes)
+        }, answer: { [self] input, recorder, ledger, progress in
+            var outcome = try await askDirectly(input.messages, ledger: ledger, recorder: recorder, progress: progress)
+            let characters = input.messages.reduce(0) { $0 + $1.content.count }
             outcome.context = ContextDescription(type: "direct", chars: characters, notes: input.notes.isEmpty ? nil : input.notes)
-            return await finishing(outcome)
-        } catch let exhausted as BudgetExhausted {
-            return await finishing(Self.partial(progress, reason: exhausted.reason))
-        } catch is CancellationError {
-            return await finishing(Self.partial(progress, reason: .cancelled))
-        } catch {
-            let route = route
-            await recorder.emit(.runFinished, trajectory: "0") {
-                $0.route = route.route.rawValue
-                $0.status = "failed"
-                $0.error = String(describing: error)
-            }
-            await log?.close()
-            throw error
-        }
+            return outcome
+        })
     }
 
     private func askDirectly(_ messages: [ChatMessage], ledger: RunLedger, recorder: EventRecorder,

@@ -25,6 +25,32 @@ struct RLMRun: Sendable {
     /// RLM in it. Events, log, budget, deadline and the result are the same for a lone run and a session.
     func run(environment: @Sendable () async throws -> RunEnvironment,
              answer: @escaping @Sendable (RLMNode, RunEnvironment) async throws -> RLMNode.Outcome) async throws -> RLMResult {
+        let modelCalls = configuration.modelCallLimiter ?? ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
+        return try await recorded(modelCalls: modelCalls, prepare: { recorder in
+            try RLMTool.validate(configuration.tools)
+            let environment = try await environment()
+            await environment.announce(to: recorder)
+            return environment
+        }, answer: { [configuration, query] environment, recorder, ledger, progress in
+            let limits = configuration.limits
+            let tree = RunTree(configuration: configuration, ledger: ledger, modelCalls: modelCalls,
+                               childSlots: (0...limits.maxDepth).map { _ in ConcurrencyLimiter(limit: limits.maxConcurrency) },
+                               recorder: recorder, python: environment.python, sandbox: environment.sandbox,
+                               scratch: environment.scratch, windows: environment.windows, repl: environment.repl)
+            let root = RLMNode(tree: tree, query: query, depth: 1, trajectoryID: "0", progress: progress, isTopLevel: true)
+            return try await answer(root, environment)
+        })
+    }
+
+    /// What every run shares, whatever its route: the log and its header, `run_started`, the ledger; `prepare`
+    /// (not under the deadline), then `answer` under it; and `run_finished` however it ends. A budget that runs
+    /// out or a cancellation gives the partial answer; an error after the root model's first reply gives it too,
+    /// with the error (``RLMRunFailure``); an earlier error is logged and thrown.
+    func recorded<Prepared: Sendable>(
+        modelCalls: ConcurrencyLimiter,
+        prepare: @Sendable (EventRecorder) async throws -> Prepared,
+        answer: @escaping @Sendable (Prepared, EventRecorder, RunLedger, RunProgress) async throws -> RLMNode.Outcome
+    ) async throws -> RLMResult {
         let started = ContinuousClock.now
         let log = try configuration.logURL.map { try TrajectoryLog(url: $0) }
         let recorder = EventRecorder(started: started, log: log, observer: onEvent)
@@ -33,36 +59,29 @@ struct RLMRun: Sendable {
         await emitStarted(recorder)
 
         let progress = RunProgress()
-        let modelCalls = configuration.modelCallLimiter ?? ConcurrencyLimiter(limit: configuration.limits.maxConcurrency)
+        func finishing(_ outcome: RLMNode.Outcome) async -> RLMResult {
+            await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
+        }
         do {
             try checkPrices()
-            try RLMTool.validate(configuration.tools)
-            let environment = try await environment()
-            await environment.announce(to: recorder)
-            let limits = configuration.limits
-            let tree = RunTree(configuration: configuration, ledger: ledger, modelCalls: modelCalls,
-                               childSlots: (0...limits.maxDepth).map { _ in ConcurrencyLimiter(limit: limits.maxConcurrency) },
-                               recorder: recorder, python: environment.python, sandbox: environment.sandbox,
-                               scratch: environment.scratch, windows: environment.windows, repl: environment.repl)
-            let root = RLMNode(tree: tree, query: query, depth: 1, trajectoryID: "0", progress: progress, isTopLevel: true)
+            let prepared = try await prepare(recorder)
             let outcome = try await withDeadline(ledger.deadline) {
-                try await answer(root, environment)
+                try await answer(prepared, recorder, ledger, progress)
             } onTimeout: {
                 Self.partial(progress, reason: .timeout)
             }
-            return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
+            return await finishing(outcome)
         } catch is CancellationError {
-            let outcome = Self.partial(progress, reason: .cancelled)
-            return await finish(outcome, started: started, ledger: ledger, recorder: recorder, modelCalls: modelCalls, log: log)
+            return await finishing(Self.partial(progress, reason: .cancelled))
+        } catch let exhausted as BudgetExhausted {
+            return await finishing(Self.partial(progress, reason: exhausted.reason))
         } catch {
             // After the root model's first reply there is something to give back: the partial answer and the
             // spend so far travel with the error.
             if progress.snapshot.iterations >= 1 {
                 var outcome = Self.partial(progress, reason: .failed)
                 outcome.error = String(describing: error)
-                let partial = await finish(outcome, started: started, ledger: ledger, recorder: recorder,
-                                           modelCalls: modelCalls, log: log)
-                throw RLMRunFailure(error: error, partial: partial)
+                throw RLMRunFailure(error: error, partial: await finishing(outcome))
             }
             await recorder.emit(.runFinished, trajectory: "0") { [route] in
                 $0.route = route.route.rawValue
