@@ -103,6 +103,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let token = try authToken(environment: environment)
+        let signingKey = try sessionKey(environment: environment)
         let config = try ConfigSources.load(environment: environment)
         // Before listening: every request's code runs at this level, strict unless --sandbox says otherwise.
         let sandbox = try await repl.serverSandbox(command: "rlm serve", environment: environment)
@@ -127,7 +128,7 @@ struct Serve: AsyncParsableCommand {
             configuration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
             configuration.instanceName = instanceName
             configuration.sessionDirectory = sessionDir.map { URL(fileURLWithPath: $0) }
-            if let key = try sessionKey(environment: environment) { configuration.sessionKey = key }
+            if let signingKey { configuration.sessionKey = signingKey }
             server = try RLMServer(rlm: rlm, configuration: configuration)
         } catch let error as ServerSetupError {
             throw CLIFailure.configuration(error.message)

@@ -21,9 +21,9 @@ struct NginxReplicaTests {
     }
 
     /// Replica A is named with --instance-name; B keeps the default name (host name and port).
-    static func withReplicas<T: Sendable>(_ arguments: [String], model: ModelSimulator,
+    static func withReplicas<T: Sendable>(_ arguments: [String], model: ModelSimulator, environment extra: [String: String] = [:],
                                           _ body: @escaping @Sendable (Serve.Handle, Serve.Handle) async throws -> T) async throws -> (value: T, a: CLI.Run, b: CLI.Run) {
-        let environment = ["RLM_MODEL": "root", "RLM_BASE_URL": model.baseURL]
+        let environment = ["RLM_MODEL": "root", "RLM_BASE_URL": model.baseURL].merging(extra) { $1 }
         let (inner, a) = try await Serve.with(arguments + ["--instance-name", "replica-a", "--no-log"], environment: environment) { a in
             try await Serve.with(arguments + ["--no-log"], environment: environment) { b in try await body(a, b) }
         }
@@ -234,5 +234,35 @@ struct NginxReplicaTests {
         #expect(proxied.body.contains("\"content\":\"answered\""))
         #expect(held.status == 200 && held.body.contains("answered"), "the run going on the draining replica was lost: \(held.body)")
         #expect(a.exitCode == 0 && b.exitCode == 0, "\(a.stderr)\n\(b.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aConversationGoesOnOnTheOtherReplicaWhenItsOwnDrains() async throws {
+        let world = try SharedSessionServeTests.World()
+        let model = try await SharedSessionServeTests.model(holding: Shared(false), release: Shared(false))
+        defer { Task { await model.shutdown() } }
+        let arguments = ["--session-dir", world.sessions.path, "--session-key-env", "RLM_SESSION_KEY", "--auth-token-env", "SERVE_TOKEN"]
+        let (outcome, a, b) = try await Self.withReplicas(arguments, model: model, environment: world.environment(model)) { a, b in
+            try await Nginx.with(upstreams: [a.port, b.port]) { front in
+                func ask(_ question: String, context: String? = nil, session: String? = nil) async throws -> Serve.Reply {
+                    var body = Serve.chat(question, context: context)
+                    if let session { body["session"] = session }
+                    return try await Serve.request(front, "POST", "/v1/chat/completions", json: body, token: "token-of-alice",
+                                                   headers: [("X-RLM-Context-Key", "report-2025")])
+                }
+                let first = try await ask("How long is it?", context: "hello world")
+                let session = (first.json["rlm"] as? [String: Any])?["session"] as? String ?? ""
+                let owner = first.headers.first(name: "X-RLM-Instance") == "replica-a" ? a : b
+                owner.signal(SIGTERM)
+                for _ in 0..<600 where !Serve.isGone(owner.pid) { try await Task.sleep(for: .milliseconds(50)) }
+                let next = try await ask("Triple it?", session: session)
+                return (first, next)
+            }.value
+        }
+        let (first, next) = outcome
+        #expect(a.exitCode == 0 && b.exitCode == 0, "\(a.stderr)\n\(b.stderr)")
+        #expect(first.status == 200 && Self.content(first) == "11", "\(first.body)")
+        #expect(next.status == 200 && Self.content(next) == "33", "the conversation was lost with its replica: \(next.body)")
+        #expect(next.headers.first(name: "X-RLM-Instance") != first.headers.first(name: "X-RLM-Instance"))
+        print("nginx shared session: started on \(first.headers.first(name: "X-RLM-Instance") ?? "?"), which drained; continued on \(next.headers.first(name: "X-RLM-Instance") ?? "?") with its variables")
     }
 }

@@ -152,4 +152,13 @@ import Testing
         #expect((runA.stdout + runA.stderr).contains("does not match its signature"), "the refusal was not for the signature: \(runA.stderr)")
         #expect(!FileManager.default.fileExists(atPath: world.marker.path), "the changed pickle was loaded")
     }
+
+    @Test func aSessionKeyWithoutASessionFolderOrTooShortIsRefusedAtStart() async throws {
+        let alone = try await CLI.run(["serve", "--session-key-env", "RLM_SESSION_KEY"], environment: ["RLM_SESSION_KEY": String(repeating: "k", count: 32)])
+        #expect(alone.exitCode == 2 && alone.stderr.contains("--session-dir"), "\(alone.stderr)")
+        let world = try World()
+        let short = try await CLI.run(["serve", "--port", "0", "--session-dir", world.sessions.path, "--session-key-env", "RLM_SESSION_KEY"],
+                                      environment: ["RLM_SESSION_KEY": "short", "RLM_MODEL": "root", "RLM_BASE_URL": "http://127.0.0.1:9/v1"])
+        #expect(short.exitCode == 2 && short.stderr.contains("fewer than 16 bytes"), "\(short.stderr)")
+    }
 }
