@@ -19,11 +19,16 @@ static void *libcurl;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void open_libcurl(void) {
+    // Debian's OpenSSL build first, then its other flavours, which have the same functions.
     const char *names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl-nss.so.4"};
-    for (size_t i = 0; i < sizeof names / sizeof *names && !libcurl; i++) libcurl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    char reason[512] = "";
+    for (size_t i = 0; i < sizeof names / sizeof *names && !libcurl; i++) {
+        libcurl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!libcurl && i == 0) snprintf(reason, sizeof reason, "%s", dlerror());
+    }
     if (!libcurl) {
         fprintf(stderr, "rlm: this needs libcurl.so.4 (for Foundation's URLSession), which cannot be loaded: %s. "
-                        "Install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl).\n", dlerror());
+                        "Install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: dnf install libcurl).\n", reason);
         exit(1);
     }
 }

@@ -18,7 +18,8 @@ dist=${RLM_DIST:-dist}
 # sits in a folder searched first, so the -lcurl that FoundationNetworking asks for finds it.
 loader="$scratch/curl-loader"
 mkdir -p "$loader"
-cc -O2 -fPIC -Wall -c packaging/curl_loader.c -o "$loader/curl_loader.o"
+compiler=$(command -v cc || command -v clang)  # clang comes with the Swift toolchain
+"$compiler" -O2 -fPIC -Wall -c packaging/curl_loader.c -o "$loader/curl_loader.o"
 rm -f "$loader/libcurl.a" && ar rcs "$loader/libcurl.a" "$loader/curl_loader.o"
 
 # The commit goes into `rlm --version` (the EmbedResources plugin reads RLM_BUILD_COMMIT).
