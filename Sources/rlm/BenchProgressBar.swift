@@ -1,6 +1,11 @@
 import Foundation
 import RLMBench
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A one-line progress bar on stderr for `rlm bench`, drawn only on a terminal: answers done, the last one, the
 /// tasks in flight (with `--parallel`) and the mean score so far per method.
@@ -50,7 +55,7 @@ final class BenchProgressBar: Sendable {
 
     private func draw(_ state: State) {
         guard enabled else { return }
-        let width = 30
+        let width = 20
         let filled = total > 0 ? min(width, state.done * width / total) : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let last = state.last.map { " \($0.task) \($0.method.rawValue) \(String(format: "%.2f", $0.score))" } ?? ""
@@ -61,7 +66,18 @@ final class BenchProgressBar: Sendable {
             guard let count = state.count[method], count > 0 else { return nil }
             return "\(method.rawValue) \(String(format: "%.2f", state.scoreSum[method, default: 0] / Double(count)))"
         }.joined(separator: ", ")
+        // Most telling first, as the line is cut to the terminal's width: done, running, means, then the last answer.
+        let line = "[\(bar)] \(state.done)/\(total)\(running)\(means.isEmpty ? "" : " | mean: \(means)")"
+            + (last.isEmpty ? "" : " | last:\(last)")
+        // A line that wraps could not be redrawn in place.
         Terminal.writeControl("\r\u{1B}[2K")
-        Terminal.writeError("[\(bar)] \(state.done)/\(total)\(last)\(running)\(means.isEmpty ? "" : " | mean: \(means)")")
+        Terminal.writeError(String(line.prefix(Self.columns() - 1)))
+    }
+
+    /// The width of the terminal on stderr, 80 when it does not say.
+    static func columns() -> Int {
+        var size = winsize()
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 }
