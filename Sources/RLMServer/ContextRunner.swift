@@ -58,7 +58,8 @@ struct ContextRunner: Sendable {
                     return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: nil)
                 }
                 if reusable && !cached { await cache.add(context, load: makePristine) }
-                let id = await sessions.keep(session, owner: owner, bytes: context.bytes)
+                // A fork shares the context's pages with its pristine, which the cache counts once.
+                let id = await sessions.keep(session, owner: owner, bytes: cached ? 0 : context.bytes)
                 return Answered(result: result, loadSeconds: loadSeconds, cached: cached, session: id)
             } catch {
                 await session.close()

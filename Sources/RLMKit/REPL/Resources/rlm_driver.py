@@ -1037,6 +1037,12 @@ class Isolation:
         self.ctypes = ctypes
         self.libc = ctypes.CDLL(None, use_errno=True)
 
+    @classmethod
+    def shared(cls):
+        if not hasattr(cls, "instance"):
+            cls.instance = cls()
+        return cls.instance
+
     def check(self, result, step):
         if result != 0:
             errno = self.ctypes.get_errno()
@@ -1127,6 +1133,8 @@ def fork_child(channel, session, command):
     and answers like a host command."""
     import warnings
     started = time.monotonic()
+    # ctypes is loaded here, in the pristine, once: each copy inherits it instead of importing it again.
+    isolation = Isolation.shared() if command.get("isolate") else None
     reader, writer = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads: the child restarts its own
@@ -1134,7 +1142,7 @@ def fork_child(channel, session, command):
     if pid == 0:
         os.close(reader)
         try:
-            become_forked_child(channel, session, command, writer)
+            become_forked_child(channel, session, command, writer, isolation)
         except BaseException as problem:  # nothing of the child may run on in the parent's loop
             report_fork(writer, "%s: %s" % (type(problem).__name__, problem))
         os._exit(70)
@@ -1170,15 +1178,14 @@ def reap_child(pid):
         pass
 
 
-def become_forked_child(channel, session, command, writer):
+def become_forked_child(channel, session, command, writer, isolation):
     """In the fork: isolate (strict), then become a REPL of its own, connected to the host on its own socket.
 
     The socket is reached through a descriptor of the channel directory opened before the directory is hidden,
     and connected from the process that will run the code, so the host's SO_PEERCRED names that process."""
     os.setsid()
     directory = os.open(command["channel_directory"], os.O_RDONLY | os.O_DIRECTORY)
-    if command.get("isolate"):
-        isolation = Isolation()
+    if isolation is not None:
         isolation.enter_namespaces()
         isolation.wall_off_files(command["workdir"], int(command["scratch_bytes"]), command["channel_directory"])
         # The next fork is PID 1 of the new PID namespace: when it ends, everything it started ends too.
