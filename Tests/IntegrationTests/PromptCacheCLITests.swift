@@ -166,6 +166,12 @@ import Testing
         #expect(discounted.json["status"] as? String == "answered")
         #expect((discounted.json["cost_usd"] as? Double ?? .infinity) <= Double(budget)!)
 
+        // Admission prices each root turn at the cache prices it will be billed at: a budget barely above the
+        // discounted cost still lets the run finish (priced at the full input price, the last turns would not fit).
+        let tight = String(format: "%.6f", cachedCost * 1.2)
+        let barely = try await ask(anthropic: false, model: "gpt-5", extra: ["--max-cost", tight])
+        #expect(barely.json["status"] as? String == "answered", "\(barely.run.stderr)")
+
         let undiscounted = try await ask(anthropic: false, model: "gpt-5", caching: .off, extra: ["--max-cost", budget])
         #expect(undiscounted.run.exitCode == 1)
         #expect(undiscounted.json["stop_reason"] as? String == "max_cost")
