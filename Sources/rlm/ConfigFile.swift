@@ -162,7 +162,7 @@ struct ConfigFile {
     }
 
     private static var knownKeys: String {
-        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency", "route"] + Limit.allCases.map(\.rawValue)
+        (endpointKeys + modelKeys + ["models", "sub_replica_concurrency", "route", "anthropic_cache_ttl"] + Limit.allCases.map(\.rawValue)
          + SubcallCacheSettings.keys).sorted().joined(separator: ", ")
     }
 
