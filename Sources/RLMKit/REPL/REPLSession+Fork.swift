@@ -14,6 +14,9 @@ extension REPLSession {
     enum Origin: Sendable {
         /// A new interpreter started in the sandbox, which loads the context.
         case spawned
+        /// A new interpreter that will fork copies and run no code: its process cap covers all its copies
+        /// (``copiesPerPristine`` of them), and each copy caps itself at the configured number.
+        case pristine
         /// A fork of the pristine REPL's interpreter, with the context already loaded. A restart forks again.
         case forked(from: REPLSession)
     }
@@ -89,9 +92,13 @@ extension REPLSession {
         }
         defer { try? FileManager.default.removeItem(atPath: socketPath) }
         let workdir = isolation == .namespaces ? Self.sandboxScratch : workDirectory.appendingPathComponent("scratch").path
+        // Each copy caps its own processes as a REPL of its own would be (no control group of its own).
+        let cap = ProcessCapPolicy(level: sandbox.level, countsPerUserNamespace: sandbox.countsProcessesPerUserNamespace,
+                                   hasCgroup: false, cap: configuration.resources.maxProcesses)
         let request = ForkRequest(socket: socketPath, token: token, workdir: workdir,
                                   channelDirectory: pristine.workDirectory.path, isolate: isolation == .namespaces,
-                                  scratchBytes: configuration.resources.scratchMB << 20)
+                                  scratchBytes: configuration.resources.scratchMB << 20,
+                                  processes: cap.rlimit, watchProcesses: cap.watch)
         var end: IncarnationEnd = .died("its channel closed")
         await withTaskGroup(of: IncarnationEvent?.self) { group in
             group.addTask { await self.serve(listener: listener, token: token) }
@@ -126,6 +133,18 @@ extension REPLSession {
 
     static let forkConnectTimeout: Duration = .seconds(10)
 
+    /// How many copies' worth of processes a pristine's own cap allows: more than `rlm serve` keeps at once
+    /// (its sessions plus the runs under way).
+    static let copiesPerPristine = 64
+
+    /// The process cap of one interpreter of this session: a pristine's covers all its copies.
+    nonisolated var processCapSize: Int { Self.processCapSize(origin: origin, configured: configuration.resources.maxProcesses) }
+
+    static func processCapSize(origin: Origin, configured: Int) -> Int {
+        if case .pristine = origin { return configured * copiesPerPristine }
+        return configured
+    }
+
     /// The copy's working folder under `strict`: the sandbox's scratch path, where the copy mounts a fresh tmpfs.
     private static var sandboxScratch: String {
         #if os(Linux)
@@ -145,10 +164,14 @@ struct ForkRequest: Encodable, Sendable {
     var channelDirectory: String
     var isolate: Bool
     var scratchBytes: Int
+    /// The copy's own `RLIMIT_NPROC` (lowered from the pristine's) and process watch.
+    var processes: Int?
+    var watchProcesses: Int?
 
     enum CodingKeys: String, CodingKey {
-        case socket, token, workdir, isolate
+        case socket, token, workdir, isolate, processes
         case channelDirectory = "channel_directory"
         case scratchBytes = "scratch_bytes"
+        case watchProcesses = "watch_processes"
     }
 }

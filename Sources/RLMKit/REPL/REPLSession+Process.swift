@@ -57,7 +57,7 @@ extension REPLSession {
                                                 processCap: ProcessCapPolicy(level: sandbox.level,
                                                                              countsPerUserNamespace: sandbox.countsProcessesPerUserNamespace,
                                                                              hasCgroup: processCap != nil,
-                                                                             cap: resources.maxProcesses)))
+                                                                             cap: processCapSize)))
         var end: IncarnationEnd = .died("the interpreter exited")
         await withTaskGroup(of: IncarnationEvent.self) { group in
             group.addTask { await self.runProcess(command: command, bootstrap: bootstrap) }

@@ -59,8 +59,9 @@ public actor REPLSession {
         self.interpreter = interpreter
         self.sandbox = sandbox
         // A forked copy lives in its pristine's sandbox (and control group); it starts no process of its own.
-        let spawned = if case .spawned = origin { true } else { false }
-        self.processCap = sandbox.level == .none || !spawned ? nil : ProcessCountCap.make(maxProcesses: configuration.resources.maxProcesses)
+        let forked = if case .forked = origin { true } else { false }
+        self.processCap = sandbox.level == .none || forked ? nil : ProcessCountCap.make(
+            maxProcesses: Self.processCapSize(origin: origin, configured: configuration.resources.maxProcesses))
         self.context = context
         self.workDirectory = workDirectory
         self.subCalls = subCalls

@@ -37,7 +37,7 @@ public final class PristineContext: Sendable {
     /// sandbox; sessions forked from it must use the same ones.
     public static func load(rlm: RLM, context: RLMContext) async throws -> PristineContext {
         let started = ContinuousClock.now
-        let host = try await SessionHost.start(configuration: rlm, context: context)
+        let host = try await SessionHost.start(configuration: rlm, context: context, origin: .pristine)
         return PristineContext(host: host, loadSeconds: (ContinuousClock.now - started).seconds)
     }
 

@@ -24,10 +24,12 @@ final class SessionHost: Sendable {
     }
 
     /// Prepares the environment and starts the REPL; returns once the context is loaded.
-    static func start(configuration: RLM, context: RLMContext) async throws -> SessionHost {
+    /// `origin` is `.pristine` for a REPL that forks sessions and runs no code.
+    static func start(configuration: RLM, context: RLMContext,
+                      origin: REPLSession.Origin = .spawned) async throws -> SessionHost {
         try RLMTool.validate(configuration.tools)
         let environment = try await RunEnvironment.prepare(for: configuration, context: context)
-        return try await launch(configuration: configuration, environment: environment, origin: .spawned) {
+        return try await launch(configuration: configuration, environment: environment, origin: origin) {
             environment.remove()
         }
     }

@@ -946,12 +946,11 @@ class ProcessWatch:
         self.limit = limit
         threading.Thread(target=self.run, name="rlm-process-watch", daemon=True).start()
 
-    def restart(self):
-        """In a forked copy, whose watch thread did not survive the fork."""
-        limit = self.limit
+    def restart(self, limit):
+        """In a forked copy, whose watch thread did not survive the fork: the copy's own cap."""
         self.__init__()
         if limit:
-            self.start(limit)
+            self.start(int(limit))
 
     def count(self):
         try:
@@ -1215,7 +1214,11 @@ def become_forked_child(channel, session, command, writer, isolation):
     os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     tempfile.tempdir = None
     session.capture_file = tempfile.TemporaryFile(mode="w+b", dir=workdir)
-    PROCESS_WATCH.restart()
+    if command.get("processes"):
+        # Lowered from the pristine's, which covers all its copies (after the new user namespace was made, so
+        # the copies together stay under the pristine's and each one under its own).
+        apply_limits({"processes": command["processes"]})
+    PROCESS_WATCH.restart(command.get("watch_processes"))
     report_fork(writer, "ok")
     channel.send({"type": "ready", "token": command["token"], "pid": os.getpid(),
                   "python": sys.version.split()[0], "load_seconds": 0, "peak_rss_kb": peak_rss_kb(),
