@@ -37,9 +37,18 @@ extension RLM {
     public func complete(query: String, context: RLMContext, route decision: RouteDecision,
                          earlierExchanges: [(question: String, answer: String)] = [],
                          onEvent: (@Sendable (RLMEvent) -> Void)? = nil) async throws -> RLMResult {
+        try await complete(query: query, context: context, route: decision, earlierExchanges: earlierExchanges,
+                           promptCacheKey: nil, onEvent: onEvent)
+    }
+
+    /// The same, with `promptCacheKey` marking a direct conversation whose prefix (instructions and context) the
+    /// provider may cache for the next question.
+    func complete(query: String, context: RLMContext, route decision: RouteDecision,
+                  earlierExchanges: [(question: String, answer: String)], promptCacheKey: String?,
+                  onEvent: (@Sendable (RLMEvent) -> Void)?) async throws -> RLMResult {
         let run = RLMRun(configuration: self, query: query, onEvent: onEvent, chosenRoute: decision)
         if decision.route == .direct {
-            return try await run.runDirect(context: context, earlier: earlierExchanges)
+            return try await run.runDirect(context: context, earlier: earlierExchanges, promptCacheKey: promptCacheKey)
         }
         return try await run.run(context: context)
     }

@@ -28,19 +28,21 @@ extension RLMRun {
     /// conversation. The call is a root turn like any other: checked against the budget and the deadline,
     /// recorded in the ledger, logged as `model_response`. A reply cut at the output limit is a partial answer
     /// with stop reason `output_limit`, never an answered one.
-    func runDirect(context: RLMContext, earlier: [(question: String, answer: String)]) async throws -> RLMResult {
+    func runDirect(context: RLMContext, earlier: [(question: String, answer: String)],
+                   promptCacheKey: String? = nil) async throws -> RLMResult {
         try await recorded(modelCalls: ConcurrencyLimiter(limit: 1), prepare: { [query] _ in
             let input = try await context.promptText()
             return (messages: Prompts.directMessages(context: input.text, earlier: earlier, query: query), notes: input.notes)
         }, answer: { [self] input, recorder, ledger, progress in
-            var outcome = try await askDirectly(input.messages, ledger: ledger, recorder: recorder, progress: progress)
+            var outcome = try await askDirectly(input.messages, promptCacheKey: promptCacheKey, ledger: ledger,
+                                                recorder: recorder, progress: progress)
             let characters = input.messages.reduce(0) { $0 + $1.content.count }
             outcome.context = ContextDescription(type: "direct", chars: characters, notes: input.notes.isEmpty ? nil : input.notes)
             return outcome
         })
     }
 
-    private func askDirectly(_ messages: [ChatMessage], ledger: RunLedger, recorder: EventRecorder,
+    private func askDirectly(_ messages: [ChatMessage], promptCacheKey: String?, ledger: RunLedger, recorder: EventRecorder,
                              progress: RunProgress) async throws -> RLMNode.Outcome {
         let model = configuration.rootModel
         let streaming = configuration.streamRootResponses
@@ -50,7 +52,8 @@ extension RLMRun {
         await recorder.emit(.iterationStarted, trajectory: "0") { $0.iteration = 1 }
         let started = ContinuousClock.now
         // Admitted, capped and settled by the ledger like every root turn.
-        let response = try await ledger.sendRootCall(messages, model: model, windowTokens: window.tokens, share: 1) { request in
+        let response = try await ledger.sendRootCall(messages, model: model, windowTokens: window.tokens, share: 1,
+                                                     promptCacheKey: promptCacheKey) { request in
             guard streaming else { return try await model.complete(request) }
             return try await model.complete(request) { recorder.emitDelta($0, trajectory: "0", iteration: 1) }
         }

@@ -16,6 +16,8 @@ public actor RLMDirectSession {
     private let contextBytes: Int
     private var earlier: [(question: String, answer: String)] = []
     private var questions = 0
+    /// Marks every question's request as a turn of one conversation, so the provider may cache its prefix.
+    private let promptCacheKey = "rlm-direct-" + UUID().uuidString.lowercased()
     private var busy = false
     private let waiting = WaiterQueue<Void, Void>()
 
@@ -36,7 +38,8 @@ public actor RLMDirectSession {
         var configuration = rlm
         configuration.logURL = RLMSession.logURL(rlm.logURL, question: questions)
         let result = try await configuration.complete(query: query, context: context, route: decision,
-                                                      earlierExchanges: kept(for: query), onEvent: onEvent)
+                                                      earlierExchanges: kept(for: query), promptCacheKey: promptCacheKey,
+                                                      onEvent: onEvent)
         earlier.append((query, result.answer))
         return result
     }
