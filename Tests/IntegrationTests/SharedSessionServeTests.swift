@@ -161,4 +161,32 @@ import Testing
                                       environment: ["RLM_SESSION_KEY": "short", "RLM_MODEL": "root", "RLM_BASE_URL": "http://127.0.0.1:9/v1"])
         #expect(short.exitCode == 2 && short.stderr.contains("fewer than 16 bytes"), "\(short.stderr)")
     }
+
+    /// The lock is the kernel's (flock): a replica killed while it answers in a session leaves no lock behind.
+    @Test(.timeLimit(.minutes(3))) func aReplicaKilledWhileItHoldsASessionLocksItNoLonger() async throws {
+        let world = try World()
+        let (holding, release) = (Shared(false), Shared(false))
+        let model = try await Self.model(holding: holding, release: release)
+        defer { Task { await model.shutdown() } }
+        let environment = world.environment(model)
+        let ((outcome, runB), _) = try await Serve.with(world.arguments(["--instance-name", "replica-a"]), environment: environment) { a in
+            try await Serve.with(world.arguments(["--instance-name", "replica-b"]), environment: environment) { b in
+                let first = try await Self.ask(a, "How long is it?", context: "hello world")
+                let session = (first.json["rlm"] as? [String: Any])?["session"] as? String ?? ""
+                let waiting = Task { try? await Self.ask(a, "Wait?", session: session) }
+                for _ in 0..<600 where !holding.current { try await Task.sleep(for: .milliseconds(50)) }
+                let locked = try await Self.ask(b, "Triple it?", session: session)
+                a.signal(SIGKILL)
+                for _ in 0..<600 where !Serve.isGone(a.pid) { try await Task.sleep(for: .milliseconds(50)) }
+                _ = await waiting.value
+                let afterCrash = try await Self.ask(b, "Triple it?", session: session)
+                release.set(true)
+                return (locked, afterCrash)
+            }
+        }
+        #expect(runB.exitCode == 0, "\(runB.stderr)")
+        let (locked, afterCrash) = outcome
+        #expect(locked.status == 409, "\(locked.body)")
+        #expect(afterCrash.status == 200 && Self.answer(afterCrash) == "33", "the dead replica's lock still holds: \(afterCrash.body)")
+    }
 }
