@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelSimulator
+import NIOPosix
 import RLMBench
 import RLMKit
 #if canImport(Glibc)
@@ -90,10 +91,14 @@ struct BenchSuiteRun {
         bar.finish()
         try await results.close()
 
-        // Lines are written as answers come; a finished run leaves them in task order, as a sequential run would.
-        if case .success = outcome { try BenchResultsFile.sort(resultsURL, by: manifest.expectedKeys) }
-        let records = BenchResultsFile.latest(BenchResultsFile.load(resultsURL))
-        try Self.writeReport(records, title: manifest.title, to: out)
+        let finished = if case .success = outcome { true } else { false }
+        let records = try await NIOThreadPool.singleton.runIfActive {
+            // Lines are written as answers come; a finished run leaves them in task order, as a sequential run would.
+            if finished { try BenchResultsFile.sort(resultsURL, by: manifest.expectedKeys) }
+            let records = BenchResultsFile.latest(BenchResultsFile.load(resultsURL))
+            try Self.writeReport(records, title: manifest.title, to: out)
+            return records
+        }
         if let shard {
             Terminal.output("This is shard \(shard) of the run: join the \(shard.count) shard folders with "
                             + "`rlm bench merge FOLDER…` once they are all done.")
