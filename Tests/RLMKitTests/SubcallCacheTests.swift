@@ -126,6 +126,24 @@ import RLMTesting
         #expect(sub.requests.count == 2)
     }
 
+    @Test func childRLMsAreNeverCached() async throws {
+        let directory = Self.freshDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = ScriptedModel { request, _ in
+            let question = request.messages.count > 1 ? request.messages[1].content : ""
+            if question.contains("CHILD QUESTION") { return ModelResponse(text: repl("FINAL('child answer')"), model: "r") }
+            return ModelResponse(text: repl("a = rlm_query('CHILD QUESTION', context='x')\nb = rlm_query('CHILD QUESTION', context='x')\nFINAL(a + ' ' + b)"), model: "r")
+        }
+        var rlm = Self.makeRLM(root: root, sub: FunctionModel { $0 }, cache: SubcallCache(directory: directory))
+        rlm.limits.maxDepth = 2
+        let result = try await rlm.complete(query: "q", context: .text("c"))
+        #expect(result.answer == "child answer child answer")
+        // Each child ran its own turns: they run code, which a stored answer would skip.
+        #expect(root.requests.filter { $0.messages.count > 1 && $0.messages[1].content.contains("CHILD QUESTION") }.count == 2)
+        #expect(result.subcallCache == SubcallCacheTally())
+        #expect(Self.entries(in: directory).isEmpty)
+    }
+
     @Test func aReplyCutAtTheOutputLimitIsNotKept() async throws {
         let directory = Self.freshDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
