@@ -162,6 +162,36 @@ import Glibc
         #expect(ServeIsolationTests.summary(replies.1)["context_cached"] as? Bool == true, "\(replies.1.body)")
     }
 
+    @Test(.timeLimit(.minutes(3)))
+    func moreLiveCopiesThanOneREPLsProcessCapAllStayForks() async throws {
+        // 32 kept sessions and 40 runs at once, two processes each, pass the 128 one REPL may run: the pristine's
+        // cap covers its copies, each copy caps itself, and none is refused or killed by its pristine's watch.
+        let model = try await ModelSimulator.start(models: ["root"]) { _ in SimulatedReply(text: replBlock("FINAL('ok')")) }
+        defer { Task { await model.shutdown() } }
+        let (replies, run) = try await Serve.with(
+            ["--no-log", "--max-concurrent-runs", "40"], environment: ["RLM_MODEL": "root", "RLM_BASE_URL": model.baseURL]
+        ) { handle in
+            let context = ["doc": "one shared input"]
+            _ = try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("WARM", context: context))
+            let answers = try await withThrowingTaskGroup(of: Serve.Reply.self) { group in
+                for index in 0..<80 {
+                    if index >= 40 { _ = try await group.next() }
+                    group.addTask { try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("Q", context: context)) }
+                }
+                var last: [Serve.Reply] = []
+                for try await reply in group { last.append(reply) }
+                return last
+            }
+            let metrics = try await Serve.request(handle, "GET", "/metrics")
+            return (answers, metrics)
+        }
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        #expect(replies.0.allSatisfy { ServeIsolationTests.answer($0) == "ok" }, "\(replies.0.map(\.body))")
+        #expect(replies.1.body.contains("rlm_context_cache_fork_fallbacks_total 0"), "\(replies.1.body)")
+        #expect(replies.1.body.contains("rlm_context_cache_hits_total 80"), "\(replies.1.body)")
+        #expect(!run.stderr.contains("could not be forked"), "\(run.stderr)")
+    }
+
     /// The host's process id of the process whose command line holds `marker`, once it runs.
     static func waitForProcess(_ marker: String) async throws -> Int32 {
         for _ in 0..<200 {
