@@ -195,3 +195,22 @@ extension PromptCacheCLITests {
         }
     }
 }
+
+extension PromptCacheCLITests {
+    /// `rlm serve` reports the tree's cached prompt tokens as OpenAI does, in `usage.prompt_tokens_details`.
+    @Test func serveReportsCachedTokensInItsUsage() async throws {
+        let replies = Self.tenTurnReplies(turns: 3)
+        let model = try await ModelSimulator.start(models: ["gpt-5"], promptCaching: .providers) { replies($0) }
+        defer { Task { await model.shutdown() } }
+        let (reply, run) = try await Serve.with(["--no-log"], environment: ["RLM_MODEL": "gpt-5", "RLM_BASE_URL": model.baseURL]) { handle in
+            try await Serve.request(handle, "POST", "/v1/chat/completions",
+                                    json: Serve.chat(Self.question, context: "a line of the input\n"))
+        }
+        #expect(run.exitCode == 0, "stderr: \(run.stderr)")
+        let usage = try #require(reply.json["usage"] as? [String: Any], "\(reply.body)")
+        let cached = try #require((usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int)
+        // Turns 2 and 3 read the turn before from the cache, in OpenAI's 128-token steps.
+        #expect(cached >= 2 * 1_024 && cached % 128 == 0, "\(usage)")
+        #expect(cached < usage["prompt_tokens"] as? Int ?? 0)
+    }
+}
