@@ -37,9 +37,10 @@ extension REPLSession {
         private(set) var generation = 0
         /// The cell whose sub-calls are refused: it was interrupted at its time limit.
         private(set) var refusedCell: Int?
-        private var nextCellID = 1
-        /// Forks asked of this REPL so far: once it has forked a copy it is a pristine and runs no cell.
-        private(set) var forks = 0
+        private(set) var nextCellID = 1
+        /// Forks asked of this REPL so far (only ``beginFork()`` counts them): once it has forked a copy it is a
+        /// pristine and runs no cell.
+        var forks = 0
         /// The host killed the interpreter because a cell would not stop.
         private var killedByHost = false
         /// Why the host killed a peer that broke the channel protocol.
@@ -191,36 +192,6 @@ extension REPLSession {
                 return .waitUntilReady
             case .running, .interrupting:
                 return .reject(.busy)
-            case .shuttingDown:
-                return .reject(.closed)
-            case .gone(let failure):
-                return .reject(failure ?? .closed)
-            }
-        }
-
-        enum ForkAdmission: Sendable, Equatable {
-            /// Send the fork request with this id; the driver answers it like a host command.
-            case fork(id: Int)
-            /// The interpreter is (re)starting: wait until it is ready, then ask again.
-            case waitUntilReady
-            case reject(REPLError)
-        }
-
-        /// A caller wants a forked copy of this interpreter. Only a pristine one forks: loaded, and never ran a
-        /// cell (its copies would inherit what the code left). Forks do not take the cell slot: several may be
-        /// in flight, and the driver answers them in order.
-        mutating func beginFork() -> ForkAdmission {
-            guard nextCellID == 1 else {
-                return .reject(.forkFailed("this REPL has run code, so it is no longer pristine"))
-            }
-            switch state {
-            case .ready:
-                forks += 1
-                return .fork(id: forks)
-            case .starting, .restarting:
-                return .waitUntilReady
-            case .running, .interrupting:
-                return .reject(.forkFailed("this REPL is running a host command"))
             case .shuttingDown:
                 return .reject(.closed)
             case .gone(let failure):
