@@ -121,7 +121,7 @@ import SystemPackage
         let (reply, run) = try await Serve.with(["--no-log"], environment: ["RLM_BASE_URL": server.baseURL, "RLM_MODEL": "root-model"]) { handle in
             try await Serve.request(handle, "POST", "/v1/chat/completions", json: Serve.chat("q", context: "some text"))
         }
-        #expect(run.stderr.contains("; sandbox strict)."), "\(run.stderr)")
+        #expect(run.stderr.contains("; sandbox strict; route "), "\(run.stderr)")
         #expect(reply.status == 200, "\(reply.body)")
         #expect((reply.json["rlm"] as? [String: Any])?["sandbox"] as? String == "strict", "\(reply.body)")
     }
