@@ -158,13 +158,10 @@ struct Ask: AsyncParsableCommand {
     /// A new file in the default log folder: `$XDG_CACHE_HOME/rlm/runs`, else `$HOME/.cache/rlm/runs` (else the
     /// account's home). An empty or relative `XDG_CACHE_HOME` is ignored, as the XDG spec says.
     static func defaultLogPath(environment: [String: String]) -> String {
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nil }
-            ?? URL(fileURLWithPath: home).appendingPathComponent(".cache")
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let name = "\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(6).lowercased()).jsonl"
-        return cache.appendingPathComponent("rlm/runs/\(name)").path
+        return PrivateFiles.cacheFolder(environment: environment).appendingPathComponent("runs/\(name)").path
     }
 }
 

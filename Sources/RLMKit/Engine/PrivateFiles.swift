@@ -9,6 +9,16 @@ import Darwin
 /// only: folders this creates are 0700 and files 0600, whatever the umask. Folders that already exist are left
 /// as they are.
 public enum PrivateFiles {
+    /// The user's cache folder for rlm: `$XDG_CACHE_HOME/rlm`, else `$HOME/.cache/rlm` (else the account's home). An
+    /// empty or relative `XDG_CACHE_HOME` is ignored, as the XDG spec says. Trajectory logs and the sub-call cache
+    /// live below it.
+    public static func cacheFolder(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nil }
+            ?? URL(fileURLWithPath: home).appendingPathComponent(".cache")
+        return cache.appendingPathComponent("rlm", isDirectory: true)
+    }
+
     /// Creates `directory` and each missing parent, every new one 0700.
     public static func createDirectory(_ directory: URL) throws {
         var missing: [String] = []

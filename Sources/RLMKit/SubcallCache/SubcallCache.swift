@@ -40,10 +40,7 @@ public actor SubcallCache {
     /// `$XDG_CACHE_HOME/rlm/subcalls`, else `$HOME/.cache/rlm/subcalls` (an empty or relative `XDG_CACHE_HOME` is
     /// ignored, as the XDG spec says).
     public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
-        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nil }
-            ?? URL(fileURLWithPath: home).appendingPathComponent(".cache")
-        return cache.appendingPathComponent("rlm/subcalls", isDirectory: true)
+        PrivateFiles.cacheFolder(environment: environment).appendingPathComponent("subcalls", isDirectory: true)
     }
 
     // MARK: Single flight
