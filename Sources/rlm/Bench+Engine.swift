@@ -30,8 +30,8 @@ extension Bench {
         var files = 30_000
         @Option(name: .customLong("dir"), help: "A real folder to load as a directory context too (repeatable).")
         var directories: [String] = []
-        @Option(help: "Sections to run, comma-separated: fanout, overhead, load, directory, replicas.")
-        var sections = "fanout,overhead,load,directory,replicas"
+        @Option(help: "Sections to run, comma-separated: fanout, overhead, load, directory, replicas, promptcache.")
+        var sections = "fanout,overhead,load,directory,replicas,promptcache"
         @Option(help: "Sub-calls of the replicas section, spread over three simulated replicas.")
         var replicaCalls = 480
         @Option(help: "Sub-calls in flight at once on each replica in the replicas section.")
@@ -72,7 +72,7 @@ extension Bench {
             options.directories = directories
             options.sections = Set(try sections.split(separator: ",").map { name in
                 guard let section = EngineBench.Section(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("unknown section '\(name)'; choose from fanout, overhead, load, directory.")
+                    throw ValidationError("unknown section '\(name)'; choose from \(EngineBench.Section.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }
                 return section
             })
