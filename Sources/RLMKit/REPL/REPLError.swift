@@ -15,7 +15,7 @@ public enum REPLError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .driverMissing:
-            return "the REPL driver script (rlm_driver.py) is missing from the RLMKit resources; reinstall rlm."
+            return "the REPL driver script (rlm_driver.py) was not compiled into this build (the EmbedResources plugin embeds RLMKit/REPL/Resources); rebuild rlm from a full checkout, or reinstall it."
         case .contextUnloadable(let detail):
             return "the REPL could not load the context: \(detail)"
         case .startFailed(let detail):
