@@ -88,9 +88,7 @@ final class PromptCacheEmulator: Sendable {
             hasher.combine(message.role)
             hasher.combine(message.content)
             running += Self.tokens(message.content)
-            var copy = hasher
-            boundaries.append((copy.finalize(), running, message.cacheTTL))
-            hasher = copy
+            boundaries.append((hasher.finalize(), running, message.cacheTTL))  // finalize consumes a copy
         }
         guard let last = boundaries.lastIndex(where: { $0.ttl != nil && $0.tokens >= minimum }) else {
             return SimulatedCacheUsage()

@@ -150,9 +150,9 @@ import RLMTesting
         let cache = SubcallCache(directory: directory)
         let key = SubcallCache.Key(endpoint: "e", model: "m", request: ModelRequest(messages: [.user("long story")]))
         guard case .lead = try await cache.lookup(key) else { Issue.record("an empty cache had a hit"); return }
-        await cache.settle(key, with: .answered(ModelResponse(text: "Once upon a", finishReason: .length, model: "m")))
+        _ = await cache.settle(key, with: .answered(ModelResponse(text: "Once upon a", finishReason: .length, model: "m")))
         guard case .lead = try await cache.lookup(key) else { Issue.record("a cut reply was kept"); return }
-        await cache.settle(key, with: .notSent)
+        _ = await cache.settle(key, with: .notSent)
     }
 
     // MARK: Disk
@@ -170,7 +170,7 @@ import RLMTesting
         switch try await cache.lookup(key) {
         case .hit: return true
         default:
-            await cache.settle(key, with: .notSent)
+            _ = await cache.settle(key, with: .notSent)
             return false
         }
     }
