@@ -86,7 +86,7 @@ enum Nginx {
         switch result.closureResult {
         case .success(let value): return (value, accessLog, errorLog)
         case .failure(let error):
-            throw Serve.Failure(description: "\(error)\nnginx stderr: \(result.standardError ?? "")\nnginx error.log:\n\(errorLog.suffix(4_000))")
+            throw Serve.Failure(description: "\(error)\nnginx stderr: \(result.standardError)\nnginx error.log:\n\(errorLog.suffix(4_000))")
         }
     }
 
